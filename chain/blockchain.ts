@@ -1,0 +1,445 @@
+import { EventEmitter } from "node:events";
+import { RLP } from "@ethereumjs/rlp";
+import { bigIntToUnpaddedBytes, bytesToBigInt, bytesToHex, hexToBytes } from "@ethereumjs/util";
+import {
+  type BlockHeader,
+  EMPTY_TRIE_ROOT,
+  BlockError,
+  BlockErrorCode,
+  decodeHeader,
+  encodeHeader,
+  headerHash,
+} from "./block.js";
+import { Bucket, bucketKey, numberKey } from "./db/buckets.js";
+import type { BatchOp, KeyValueStore } from "./db/keyValueStore.js";
+import { NodeError } from "./errors.js";
+import { type ExecutionResult, applyTransactions } from "./execution.js";
+import type { GenesisConfig } from "./genesis.js";
+import { type Receipt, decodeReceipts, encodeReceipts, encodeReceipt } from "./receipt.js";
+import { StateDb, type StateView } from "./state.js";
+import { type SignedTx, decodeTransaction } from "./transaction.js";
+import { orderedTrieRoot } from "./trieRoot.js";
+import type { Hex } from "./types.js";
+
+/** A block: its header, transactions, and the header's hash. */
+export interface Block {
+  header: BlockHeader;
+  transactions: SignedTx[];
+  hash: Hex;
+}
+
+/** The tip of a chain as fork choice sees it. */
+export interface ChainTip {
+  hash: Hex;
+  totalDifficulty: bigint;
+}
+
+/** Where a canonical transaction is. */
+export interface TxLocation {
+  blockHash: Hex;
+  blockNumber: bigint;
+  index: number;
+}
+
+/** Error codes of the chain store. */
+export const ChainErrorCode = {
+  PARENT_UNKNOWN: "CHAIN_PARENT_UNKNOWN",
+  BAD_NUMBER: "CHAIN_BAD_NUMBER",
+  BAD_GAS_LIMIT: "CHAIN_BAD_GAS_LIMIT",
+  BAD_BASE_FEE: "CHAIN_BAD_BASE_FEE",
+  BAD_TX_ROOT: "CHAIN_BAD_TX_ROOT",
+  BAD_RECEIPTS_ROOT: "CHAIN_BAD_RECEIPTS_ROOT",
+  BAD_STATE_ROOT: "CHAIN_BAD_STATE_ROOT",
+  BAD_GAS_USED: "CHAIN_BAD_GAS_USED",
+  BAD_BLOOM: "CHAIN_BAD_BLOOM",
+  BAD_SUBCHAINS_ROOT: "CHAIN_BAD_SUBCHAINS_ROOT",
+  WRONG_GENESIS: "CHAIN_WRONG_GENESIS",
+} as const;
+/** One of ChainErrorCode. */
+export type ChainErrorCode = (typeof ChainErrorCode)[keyof typeof ChainErrorCode];
+
+/** A block the chain refuses, or a database that does not match the genesis. */
+export class ChainError extends NodeError<{ code: ChainErrorCode }> {}
+
+/** Events of the chain, by name. */
+export const ChainEvent = {
+  /** The canonical head changed: `added` blocks (oldest first) joined, `removed` (newest first) left. */
+  newHead: "chain.newHead",
+} as const;
+
+/** Data of each chain event. */
+export interface ChainEventData {
+  [ChainEvent.newHead]: { head: Block; added: Block[]; removed: Block[] };
+}
+
+/** The outcome of an import. */
+export interface ImportResult {
+  status: "known" | "head" | "side";
+  hash: Hex;
+}
+
+/** Collaborators of the Blockchain. */
+export interface BlockchainModules {
+  store: KeyValueStore;
+  genesis: GenesisConfig;
+  /** Fork choice: true when `candidate` should replace `current` as the head. */
+  isBetterTip: (candidate: ChainTip, current: ChainTip) => boolean;
+}
+
+/** Options of the Blockchain. */
+export interface BlockchainOptions {
+  /** Headers kept in memory for walking ancestors. */
+  headerCacheSize: number;
+}
+
+/** Default Blockchain options. */
+export const defaultBlockchainOptions: BlockchainOptions = { headerCacheSize: 4096 };
+
+const ZERO_HASH: Hex = `0x${"00".repeat(32)}`;
+const ZERO_ADDRESS: Hex = `0x${"00".repeat(20)}`;
+const HEAD_KEY = bucketKey(Bucket.meta, new TextEncoder().encode("head"));
+const GENESIS_KEY = bucketKey(Bucket.meta, new TextEncoder().encode("genesis"));
+
+/** Encodes a block body: the RLP list of the raw signed transactions. */
+export function encodeBody(txs: readonly SignedTx[]): Uint8Array {
+  return RLP.encode(txs.map((t) => t.raw));
+}
+
+/** Decodes a block body; every transaction is decoded and its signature checked. */
+export function decodeBody(bytes: Uint8Array, chainId: bigint): SignedTx[] {
+  let items: unknown;
+  try {
+    items = RLP.decode(bytes);
+  } catch (e) {
+    throw new BlockError({ code: BlockErrorCode.BAD_RLP }, `block body is not valid RLP: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(items) || !items.every((i) => i instanceof Uint8Array)) {
+    throw new BlockError({ code: BlockErrorCode.BAD_RLP }, "block body must be a list of raw transactions");
+  }
+  return (items as Uint8Array[]).map((raw) => decodeTransaction(raw, chainId));
+}
+
+/** The genesis block of a genesis config, with its state. */
+export async function buildGenesis(genesis: GenesisConfig, stateDb: StateDb): Promise<{ block: Block; stateOps: BatchOp[] }> {
+  const state = stateDb.open(EMPTY_TRIE_ROOT);
+  for (const [address, balance] of genesis.alloc) state.setAccount(address, { nonce: 0n, balance });
+  const { root, ops } = await state.commit();
+  const header: BlockHeader = {
+    parentHash: ZERO_HASH,
+    number: 0n,
+    timestamp: genesis.timestamp,
+    miner: ZERO_ADDRESS,
+    difficulty: genesis.consensus.initialDifficulty,
+    stateRoot: root,
+    transactionsRoot: EMPTY_TRIE_ROOT,
+    receiptsRoot: EMPTY_TRIE_ROOT,
+    logsBloom: `0x${"00".repeat(256)}`,
+    gasLimit: genesis.gasLimit,
+    gasUsed: 0n,
+    extraData: genesis.extraData,
+    baseFeePerGas: genesis.baseFeePerGas,
+    mixHash: ZERO_HASH,
+    nonce: "0x0000000000000000",
+    subchainsRoot: EMPTY_TRIE_ROOT,
+    sealSignature: `0x${"00".repeat(65)}`,
+  };
+  return { block: { header, transactions: [], hash: headerHash(header) }, stateOps: ops };
+}
+
+/**
+ * The main chain store: blocks, receipts, state and indexes over a KeyValueStore, each block
+ * written in one atomic batch; follows the heaviest chain given by the injected fork choice.
+ * Consensus rules (seal, difficulty, timestamps) are checked above it, in consensus/.
+ */
+export class Blockchain extends EventEmitter {
+  readonly stateDb: StateDb;
+  private readonly opts: BlockchainOptions;
+  private readonly headers = new Map<Hex, BlockHeader>();
+  private headBlock: Block | null = null;
+  private headTd = 0n;
+  private genesisBlock: Block | null = null;
+  private lock: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    opts: Partial<BlockchainOptions>,
+    private readonly modules: BlockchainModules,
+  ) {
+    super();
+    this.opts = { ...defaultBlockchainOptions, ...opts };
+    this.stateDb = new StateDb({}, { store: modules.store });
+  }
+
+  /** Writes the genesis block into an empty database, or checks the stored one, and loads the head. */
+  async start(): Promise<void> {
+    if (this.headBlock) return;
+    const { store, genesis } = this.modules;
+    const { block, stateOps } = await buildGenesis(genesis, this.stateDb);
+    const stored = await store.get(GENESIS_KEY);
+    if (!stored) {
+      const hash = hexToBytes(block.hash);
+      await store.batch([
+        ...stateOps,
+        ...this.blockOps(block, [], genesis.consensus.initialDifficulty),
+        { type: "put", key: bucketKey(Bucket.canonical, numberKey(0n)), value: hash },
+        { type: "put", key: GENESIS_KEY, value: hash },
+        { type: "put", key: HEAD_KEY, value: hash },
+      ]);
+    } else if (bytesToHex(stored) !== block.hash) {
+      throw new ChainError(
+        { code: ChainErrorCode.WRONG_GENESIS },
+        `the database holds a chain with genesis ${bytesToHex(stored)}, but the genesis file gives ${block.hash}`,
+      );
+    }
+    this.genesisBlock = block;
+    const headHash = bytesToHex((await store.get(HEAD_KEY))!) as Hex;
+    this.headBlock = (await this.getBlock(headHash))!;
+    this.headTd = (await this.getTotalDifficulty(headHash))!;
+  }
+
+  /** Forgets in-memory state; the store is closed by its owner. */
+  async stop(): Promise<void> {
+    await this.lock;
+    this.headBlock = null;
+    this.headers.clear();
+  }
+
+  /** The genesis config this chain runs. */
+  get genesis(): GenesisConfig {
+    return this.modules.genesis;
+  }
+
+  /** The canonical head block. */
+  get head(): Block {
+    if (!this.headBlock) throw new Error("blockchain is not started");
+    return this.headBlock;
+  }
+
+  /** Total base difficulty of the canonical chain. */
+  get headTotalDifficulty(): bigint {
+    return this.headTd;
+  }
+
+  /** The genesis block. */
+  get genesisHash(): Hex {
+    if (!this.genesisBlock) throw new Error("blockchain is not started");
+    return this.genesisBlock.hash;
+  }
+
+  /** A state view at the head (fresh each call). */
+  headState(): StateView {
+    return this.stateDb.open(this.head.header.stateRoot);
+  }
+
+  /** A state view at any stored block's state root. */
+  stateAt(header: BlockHeader): StateView {
+    return this.stateDb.open(header.stateRoot);
+  }
+
+  /** A header by hash (any branch). */
+  async getHeader(hash: Hex): Promise<BlockHeader | undefined> {
+    const cached = this.headers.get(hash);
+    if (cached) return cached;
+    const bytes = await this.modules.store.get(bucketKey(Bucket.header, hexToBytes(hash)));
+    if (!bytes) return undefined;
+    const header = decodeHeader(bytes);
+    this.cacheHeader(hash, header);
+    return header;
+  }
+
+  private cacheHeader(hash: Hex, header: BlockHeader): void {
+    if (this.headers.size >= this.opts.headerCacheSize) {
+      const first = this.headers.keys().next();
+      if (!first.done) this.headers.delete(first.value);
+    }
+    this.headers.set(hash, header);
+  }
+
+  /** A block by hash (any branch). */
+  async getBlock(hash: Hex): Promise<Block | undefined> {
+    const header = await this.getHeader(hash);
+    if (!header) return undefined;
+    const body = await this.modules.store.get(bucketKey(Bucket.body, hexToBytes(hash)));
+    return { header, hash, transactions: body ? decodeBody(body, this.modules.genesis.chainId) : [] };
+  }
+
+  /** The canonical block hash at a height. */
+  async getCanonicalHash(number: bigint): Promise<Hex | undefined> {
+    if (number < 0n || number > this.head.header.number) return undefined;
+    const v = await this.modules.store.get(bucketKey(Bucket.canonical, numberKey(number)));
+    return v ? (bytesToHex(v) as Hex) : undefined;
+  }
+
+  /** The canonical block at a height. */
+  async getBlockByNumber(number: bigint): Promise<Block | undefined> {
+    const hash = await this.getCanonicalHash(number);
+    return hash ? this.getBlock(hash) : undefined;
+  }
+
+  /** Total base difficulty of the chain ending in `hash`. */
+  async getTotalDifficulty(hash: Hex): Promise<bigint | undefined> {
+    const v = await this.modules.store.get(bucketKey(Bucket.totalDifficulty, hexToBytes(hash)));
+    return v ? bytesToBigInt(v) : undefined;
+  }
+
+  /** Receipts of a stored block. */
+  async getReceipts(hash: Hex): Promise<Receipt[] | undefined> {
+    const v = await this.modules.store.get(bucketKey(Bucket.receipts, hexToBytes(hash)));
+    return v ? decodeReceipts(v) : undefined;
+  }
+
+  /** Where a canonical transaction is. */
+  async getTxLocation(txHash: Hex): Promise<TxLocation | undefined> {
+    const v = await this.modules.store.get(bucketKey(Bucket.txLookup, hexToBytes(txHash)));
+    if (!v) return undefined;
+    const blockHash = bytesToHex(v.subarray(0, 32)) as Hex;
+    const index = new DataView(v.buffer, v.byteOffset + 32, 4).getUint32(0);
+    const header = await this.getHeader(blockHash);
+    return header ? { blockHash, blockNumber: header.number, index } : undefined;
+  }
+
+  /** Reads a raw value of the chain database (for the consensus layer's own records). */
+  getRaw(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.modules.store.get(key);
+  }
+
+  /** Writes raw records of the consensus layer atomically. */
+  writeRaw(ops: BatchOp[]): Promise<void> {
+    return this.serialize(() => this.modules.store.batch(ops));
+  }
+
+  /**
+   * Validates a block's execution (roots, gas, transactions against its parent's state), stores it
+   * with `extraOps` in one atomic batch and moves the head if fork choice prefers it.
+   */
+  importBlock(block: Block, extraOps: BatchOp[] = []): Promise<ImportResult> {
+    return this.serialize(() => this.importLocked(block, extraOps));
+  }
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async importLocked(block: Block, extraOps: BatchOp[]): Promise<ImportResult> {
+    const { header, hash } = block;
+    if (await this.getTotalDifficulty(hash)) return { status: "known", hash };
+    const parent = await this.getHeader(header.parentHash);
+    const parentTd = parent ? await this.getTotalDifficulty(header.parentHash) : undefined;
+    if (!parent || parentTd === undefined) {
+      throw new ChainError({ code: ChainErrorCode.PARENT_UNKNOWN }, `parent ${header.parentHash} of block ${hash} is unknown`);
+    }
+    const { genesis } = this.modules;
+    if (header.number !== parent.number + 1n) {
+      throw new ChainError({ code: ChainErrorCode.BAD_NUMBER }, `block number ${header.number} does not follow parent ${parent.number}`);
+    }
+    if (header.gasLimit !== genesis.gasLimit) {
+      throw new ChainError({ code: ChainErrorCode.BAD_GAS_LIMIT }, `block gas limit ${header.gasLimit} differs from the genesis ${genesis.gasLimit}`);
+    }
+    if (header.baseFeePerGas !== genesis.baseFeePerGas) {
+      throw new ChainError({ code: ChainErrorCode.BAD_BASE_FEE }, `block base fee ${header.baseFeePerGas} differs from the genesis ${genesis.baseFeePerGas}`);
+    }
+    if (header.subchainsRoot !== EMPTY_TRIE_ROOT) {
+      throw new ChainError({ code: ChainErrorCode.BAD_SUBCHAINS_ROOT }, "block subchainsRoot must be the empty root (no sub-chains yet)");
+    }
+    const txRoot = await orderedTrieRoot(block.transactions.map((t) => t.raw));
+    if (txRoot !== header.transactionsRoot) {
+      throw new ChainError({ code: ChainErrorCode.BAD_TX_ROOT }, `transactionsRoot ${header.transactionsRoot} does not match the body (${txRoot})`);
+    }
+    const state = this.stateDb.open(parent.stateRoot);
+    const result = await applyTransactions(state, block.transactions, this.executionContext(header));
+    await this.checkExecution(header, result);
+    const commit = await state.commit();
+    if (commit.root !== header.stateRoot) {
+      throw new ChainError({ code: ChainErrorCode.BAD_STATE_ROOT }, `stateRoot ${header.stateRoot} does not match the executed state ${commit.root}`);
+    }
+
+    const td = parentTd + header.difficulty;
+    const ops = [...commit.ops, ...this.blockOps(block, result.receipts, td), ...extraOps];
+    const current: ChainTip = { hash: this.head.hash, totalDifficulty: this.headTd };
+    if (!this.modules.isBetterTip({ hash, totalDifficulty: td }, current)) {
+      await this.modules.store.batch(ops);
+      this.cacheHeader(hash, header);
+      return { status: "side", hash };
+    }
+    const { added, removed } = await this.branchChange(block);
+    for (const b of removed) {
+      if (b.header.number > header.number) ops.push({ type: "del", key: bucketKey(Bucket.canonical, numberKey(b.header.number)) });
+      for (const tx of b.transactions) ops.push({ type: "del", key: bucketKey(Bucket.txLookup, hexToBytes(tx.hash)) });
+    }
+    for (const b of added) {
+      ops.push({ type: "put", key: bucketKey(Bucket.canonical, numberKey(b.header.number)), value: hexToBytes(b.hash) });
+      b.transactions.forEach((tx, i) => ops.push({ type: "put", key: bucketKey(Bucket.txLookup, hexToBytes(tx.hash)), value: txLookupValue(b.hash, i) }));
+    }
+    ops.push({ type: "put", key: HEAD_KEY, value: hexToBytes(hash) });
+    await this.modules.store.batch(ops);
+    this.cacheHeader(hash, header);
+    this.headBlock = block;
+    this.headTd = td;
+    this.emit(ChainEvent.newHead, { head: block, added, removed } satisfies ChainEventData[typeof ChainEvent.newHead]);
+    return { status: "head", hash };
+  }
+
+  /** The execution rules a header implies. */
+  executionContext(header: Pick<BlockHeader, "miner">): { miner: Hex; gasLimit: bigint; baseFeePerGas: bigint; blockReward: bigint } {
+    const g = this.modules.genesis;
+    return { miner: header.miner, gasLimit: g.gasLimit, baseFeePerGas: g.baseFeePerGas, blockReward: g.blockReward };
+  }
+
+  private async checkExecution(header: BlockHeader, result: ExecutionResult): Promise<void> {
+    if (result.gasUsed !== header.gasUsed) {
+      throw new ChainError({ code: ChainErrorCode.BAD_GAS_USED }, `gasUsed ${header.gasUsed} does not match the executed ${result.gasUsed}`);
+    }
+    if (result.logsBloom !== header.logsBloom) {
+      throw new ChainError({ code: ChainErrorCode.BAD_BLOOM }, "logsBloom does not match the receipts");
+    }
+    const receiptsRoot = await orderedTrieRoot(result.receipts.map(encodeReceipt));
+    if (receiptsRoot !== header.receiptsRoot) {
+      throw new ChainError({ code: ChainErrorCode.BAD_RECEIPTS_ROOT }, `receiptsRoot ${header.receiptsRoot} does not match the executed ${receiptsRoot}`);
+    }
+  }
+
+  /** Blocks leaving (newest first) and joining (oldest first) the canonical chain if `block` becomes head. */
+  private async branchChange(block: Block): Promise<{ added: Block[]; removed: Block[] }> {
+    const added: Block[] = [block];
+    const removed: Block[] = [];
+    let newHeader = block.header;
+    let old = this.head;
+    // walk the old branch down to the new block's height
+    while (old.header.number >= block.header.number) {
+      if (old.hash === block.hash) break;
+      removed.push(old);
+      old = (await this.getBlock(old.header.parentHash))!;
+    }
+    // walk both down until they meet
+    let newParentHash = newHeader.parentHash;
+    while (newParentHash !== old.hash) {
+      const nb = (await this.getBlock(newParentHash))!;
+      added.unshift(nb);
+      newHeader = nb.header;
+      newParentHash = newHeader.parentHash;
+      if (old.header.number >= nb.header.number) {
+        removed.push(old);
+        old = (await this.getBlock(old.header.parentHash))!;
+      }
+    }
+    return { added, removed };
+  }
+
+  private blockOps(block: Block, receipts: readonly Receipt[], td: bigint): BatchOp[] {
+    const h = hexToBytes(block.hash);
+    return [
+      { type: "put", key: bucketKey(Bucket.header, h), value: encodeHeader(block.header) },
+      { type: "put", key: bucketKey(Bucket.body, h), value: encodeBody(block.transactions) },
+      { type: "put", key: bucketKey(Bucket.receipts, h), value: encodeReceipts(receipts) },
+      { type: "put", key: bucketKey(Bucket.totalDifficulty, h), value: bigIntToUnpaddedBytes(td) },
+    ];
+  }
+}
+
+function txLookupValue(blockHash: Hex, index: number): Uint8Array {
+  const v = new Uint8Array(36);
+  v.set(hexToBytes(blockHash), 0);
+  new DataView(v.buffer).setUint32(32, index);
+  return v;
+}

@@ -1,0 +1,49 @@
+/**
+ * Key prefixes of the chain database, one byte each. Retired numbers are never reused.
+ * Numbers are 8-byte big-endian, hashes and addresses raw bytes.
+ */
+export enum Bucket {
+  /** block hash -> RLP header */
+  header = 1,
+  /** block hash -> RLP list of raw transactions */
+  body = 2,
+  /** block hash -> RLP list of receipts */
+  receipts = 3,
+  /** block hash -> total base difficulty of the chain ending in it (unpadded big-endian) */
+  totalDifficulty = 4,
+  /** block number -> hash of the canonical block at that height */
+  canonical = 5,
+  /** tx hash -> block hash ++ index (4 bytes), canonical transactions only */
+  txLookup = 6,
+  /** trie node hash -> RLP node of the account state trie */
+  stateNode = 7,
+  /** meta key (ascii) -> value: "head" -> head hash, "genesis" -> genesis hash */
+  meta = 8,
+  /** block number ++ miner address -> hash of the first block seen from that miner at that height */
+  minerAtHeight = 9,
+  /** miner address -> last banned height (8 bytes) after equivocation */
+  minerBan = 10,
+  /** miner address ++ block number -> RLP [header1, header2]: equivocation evidence */
+  equivocation = 11,
+}
+
+/** The key `bucket ++ parts...`. */
+export function bucketKey(bucket: Bucket, ...parts: Uint8Array[]): Uint8Array {
+  let len = 1;
+  for (const p of parts) len += p.length;
+  const key = new Uint8Array(len);
+  key[0] = bucket;
+  let off = 1;
+  for (const p of parts) {
+    key.set(p, off);
+    off += p.length;
+  }
+  return key;
+}
+
+/** 8-byte big-endian encoding of a block number, so keys sort by height. */
+export function numberKey(n: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, n);
+  return b;
+}

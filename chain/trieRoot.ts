@@ -1,0 +1,11 @@
+import { MerklePatriciaTrie } from "@ethereumjs/mpt";
+import { RLP } from "@ethereumjs/rlp";
+import { bytesToHex } from "@ethereumjs/util";
+import type { Hex } from "./types.js";
+
+/** Ethereum's root of an ordered list (transactions, receipts): a trie keyed by RLP(index). */
+export async function orderedTrieRoot(items: readonly Uint8Array[]): Promise<Hex> {
+  const trie = new MerklePatriciaTrie();
+  await trie.batch(items.map((value, i) => ({ type: "put" as const, key: RLP.encode(i), value })));
+  return bytesToHex(trie.root()) as Hex;
+}

@@ -1,0 +1,121 @@
+import { randomBytes } from "node:crypto";
+import { bytesToBigInt } from "@ethereumjs/util";
+import { headerHash } from "../chain/block.js";
+import { ChainEvent } from "../chain/blockchain.js";
+import type { Blockchain } from "../chain/blockchain.js";
+import type { Hex } from "../chain/types.js";
+import type { BlockImporter } from "./blockImporter.js";
+import type { BlockProducer } from "./blockProducer.js";
+import { minerAddress, sealHeader } from "./seal.js";
+
+/** Options of the in-process miner. */
+export interface MinerOptions {
+  /** Scrypt calls in flight at once (each on libuv's thread pool). */
+  concurrency: number;
+  /** Nonces each lane tries before the template is rebuilt (picks up new transactions). */
+  triesPerRound: number;
+}
+
+/** Default miner options. */
+export const defaultMinerOptions: MinerOptions = { concurrency: 2, triesPerRound: 64 };
+
+/** Collaborators of the Miner. */
+export interface MinerModules {
+  chain: Blockchain;
+  importer: BlockImporter;
+  producer: BlockProducer;
+  /** The miner's secp256k1 private key (its Real ID); never logged. */
+  key: Uint8Array;
+  /** Called after each block this miner sealed and imported, and on each failure. */
+  onBlock?: (hash: Hex, number: bigint) => void;
+  onError?: (e: unknown) => void;
+}
+
+/**
+ * Mines on the head: builds a template, searches nonces with async scrypt (the event loop stays
+ * free), imports a found block, and restarts on every new head.
+ */
+export class Miner {
+  private readonly opts: MinerOptions;
+  readonly address: Hex;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private abort: AbortController | null = null;
+  private hashes = 0;
+  private readonly startedAt = Date.now();
+
+  constructor(opts: Partial<MinerOptions>, private readonly modules: MinerModules) {
+    this.opts = { ...defaultMinerOptions, ...opts };
+    this.address = minerAddress(modules.key);
+  }
+
+  /** True while mining. */
+  get isMining(): boolean {
+    return this.running;
+  }
+
+  /** Scrypt hashes tried since start. */
+  get hashCount(): number {
+    return this.hashes;
+  }
+
+  /** Average hashes per second since construction. */
+  get hashrate(): number {
+    const s = (Date.now() - this.startedAt) / 1000;
+    return s > 0 ? this.hashes / s : 0;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.modules.chain.on(ChainEvent.newHead, this.onNewHead);
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.modules.chain.off(ChainEvent.newHead, this.onNewHead);
+    this.abort?.abort();
+    await this.loop;
+    this.loop = null;
+  }
+
+  private readonly onNewHead = (): void => {
+    this.abort?.abort();
+  };
+
+  private async run(): Promise<void> {
+    const { importer, producer } = this.modules;
+    const scrypt = this.modules.chain.genesis.consensus.scrypt;
+    while (this.running) {
+      try {
+        const job = await producer.job(this.address);
+        const abort = new AbortController();
+        this.abort = abort;
+        const start = bytesToBigInt(randomBytes(8));
+        const lanes = Array.from({ length: this.opts.concurrency }, (_, lane) =>
+          sealHeader(job.template.header, this.modules.key, scrypt, job.penaltyExponent, {
+            startNonce: start + BigInt(lane) * BigInt(this.opts.triesPerRound),
+            maxTries: this.opts.triesPerRound,
+            signal: abort.signal,
+          }).then((h) => {
+            if (h) abort.abort();
+            return h;
+          }),
+        );
+        const results = await Promise.all(lanes);
+        this.hashes += this.opts.concurrency * this.opts.triesPerRound;
+        const sealed = results.find((h) => h !== null);
+        if (!sealed || !this.running) continue;
+        const block = { header: sealed, transactions: job.template.transactions, hash: headerHash(sealed) };
+        const result = await importer.importBlock(block);
+        if (result.status === "head") this.modules.onBlock?.(block.hash, sealed.number);
+      } catch (e) {
+        this.modules.onError?.(e);
+        // a failed round (say the head moved under the template) is retried on the next head
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+}

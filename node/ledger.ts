@@ -1,0 +1,119 @@
+import { join } from "node:path";
+import { type Block, Blockchain, ChainEvent, type ChainEventData } from "../chain/blockchain.js";
+import { RocksStore } from "../chain/db/rocksStore.js";
+import type { GenesisConfig } from "../chain/genesis.js";
+import { type SignedTx, decodeTransaction } from "../chain/transaction.js";
+import { TxPool, type TxPoolOptions } from "../chain/txPool.js";
+import type { Hex } from "../chain/types.js";
+import { BlockImporter } from "../consensus/blockImporter.js";
+import { BlockProducer } from "../consensus/blockProducer.js";
+import { isBetterTip } from "../consensus/forkChoice.js";
+import { Miner, type MinerOptions } from "../consensus/miner.js";
+import { WorkProvider } from "../consensus/workProvider.js";
+
+/** Options of the ledger: where its data lives, which chain, and whether it mines. */
+export interface LedgerOptions {
+  /** Data folder; the chain database is `<datadir>/chain`. */
+  datadir: string;
+  genesis: GenesisConfig;
+  /** The miner's private key when this node mines in-process (never logged). */
+  minerKey?: Uint8Array;
+  miner?: Partial<MinerOptions>;
+  txPool?: Partial<TxPoolOptions>;
+  /** Extra data written into mined headers (at most 32 bytes). */
+  extraData?: Hex;
+  /** Unix seconds now (test-only clock override). */
+  now?: () => bigint;
+  /** Told of background failures (a pool update after a new head); the node logs them. */
+  onError?: (e: unknown) => void;
+}
+
+/**
+ * The main chain as one unit: RocksDB store, blockchain, transaction pool, consensus importer,
+ * block producer, work provider for external miners, and the optional in-process miner.
+ */
+export class Ledger {
+  readonly store: RocksStore;
+  readonly chain: Blockchain;
+  readonly pool: TxPool;
+  readonly importer: BlockImporter;
+  readonly producer: BlockProducer;
+  readonly work: WorkProvider;
+  readonly miner: Miner | null;
+  private started = false;
+  private poolUpdate: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: LedgerOptions) {
+    const { genesis } = opts;
+    this.store = new RocksStore({ path: join(opts.datadir, "chain") });
+    this.chain = new Blockchain({}, { store: this.store, genesis, isBetterTip });
+    this.pool = new TxPool(opts.txPool ?? {}, {
+      chainId: genesis.chainId,
+      baseFee: () => genesis.baseFeePerGas,
+      state: () => this.chain.headState(),
+    });
+    this.importer = new BlockImporter({ chain: this.chain, now: opts.now });
+    this.producer = new BlockProducer(
+      { extraData: opts.extraData ?? "0x" },
+      { chain: this.chain, importer: this.importer, candidates: () => this.pool.pending(), now: opts.now },
+    );
+    this.work = new WorkProvider({}, { chain: this.chain, importer: this.importer, producer: this.producer });
+    this.miner = opts.minerKey
+      ? new Miner(opts.miner ?? {}, {
+          chain: this.chain,
+          importer: this.importer,
+          producer: this.producer,
+          key: opts.minerKey,
+          onError: opts.onError,
+        })
+      : null;
+  }
+
+  /** Opens the database, loads the head and starts mining if configured; undoes what started on failure. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    try {
+      await this.store.start();
+      await this.chain.start();
+      this.chain.on(ChainEvent.newHead, this.onNewHead);
+      this.started = true;
+      this.miner?.start();
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  /** Stops mining, waits for the block being written, and closes the database. */
+  async stop(): Promise<void> {
+    await this.miner?.stop();
+    this.chain.off(ChainEvent.newHead, this.onNewHead);
+    await this.poolUpdate;
+    await this.chain.stop();
+    await this.store.stop();
+    this.started = false;
+  }
+
+  /** Decodes, validates and pools a raw signed transaction; returns its hash. Throws TxError / TxPoolError. */
+  async submitRawTransaction(raw: Uint8Array): Promise<Hex> {
+    const tx = decodeTransaction(raw, this.opts.genesis.chainId);
+    await this.pool.add(tx);
+    return tx.hash;
+  }
+
+  /** Imports a block through the consensus rules. */
+  importBlock(block: Block): ReturnType<BlockImporter["importBlock"]> {
+    return this.importer.importBlock(block);
+  }
+
+  /** Waits until the pool has caught up with the last head change (tests, shutdown). */
+  settled(): Promise<void> {
+    return this.poolUpdate;
+  }
+
+  private readonly onNewHead = (e: ChainEventData[typeof ChainEvent.newHead]): void => {
+    const included: SignedTx[] = e.added.flatMap((b) => b.transactions);
+    const reinject: SignedTx[] = e.removed.flatMap((b) => b.transactions);
+    this.poolUpdate = this.poolUpdate.then(() => this.pool.onNewHead(included, reinject)).catch((err: unknown) => this.opts.onError?.(err));
+  };
+}

@@ -1,0 +1,59 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HDNodeWallet, Wallet } from "ethers";
+import { hexToBytes } from "@ethereumjs/util";
+import { loadGenesis, type GenesisConfig } from "../../chain/genesis.js";
+import type { Hex } from "../../chain/types.js";
+import { Ledger, type LedgerOptions } from "../../node/ledger.js";
+
+/** The well-known development mnemonic (hardhat, anvil). */
+export const DEV_MNEMONIC = "test test test test test test test test test test test junk";
+
+/** Dev account i of the mnemonic. */
+export function devWallet(i: number): HDNodeWallet {
+  return HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`);
+}
+
+/** The private key bytes of a wallet. */
+export function keyOf(w: Wallet | HDNodeWallet): Uint8Array {
+  return hexToBytes(w.privateKey as Hex);
+}
+
+/** The dev genesis with tiny scrypt and difficulty so tests mine fast (overrides applied on top). */
+export async function testGenesis(overrides: Partial<GenesisConfig["consensus"]> = {}): Promise<GenesisConfig> {
+  const g = await loadGenesis(join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "../../genesis/dev.json"));
+  return {
+    ...g,
+    consensus: { ...g.consensus, scrypt: { N: 16, r: 1, p: 1 }, initialDifficulty: 1n, minDifficulty: 1n, ...overrides },
+  };
+}
+
+/** A fresh temporary folder and its remover. */
+export function tempDir(prefix = "vs1984-test-"): [string, () => void] {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return [dir, () => rmSync(dir, { recursive: true, force: true })];
+}
+
+/**
+ * A started ledger on real RocksDB in a temp folder, whose clock runs with the chain (each block
+ * one blockTime after its parent) so difficulty stays put however fast the test mines.
+ */
+export async function openLedger(
+  genesis: GenesisConfig,
+  opts: Partial<LedgerOptions> & { datadir?: string } = {},
+): Promise<[Ledger, () => Promise<void>]> {
+  const [dir, removeDir] = opts.datadir ? [opts.datadir, () => undefined] : tempDir();
+  let ledger: Ledger | null = null;
+  const chainClock = (): bigint => (ledger ? ledger.chain.head.header.timestamp : genesis.timestamp) + BigInt(genesis.consensus.blockTime);
+  ledger = new Ledger({ now: chainClock, ...opts, datadir: dir, genesis });
+  await ledger.start();
+  const l = ledger;
+  return [
+    l,
+    async () => {
+      await l.stop();
+      removeDir();
+    },
+  ];
+}

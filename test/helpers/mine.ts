@@ -1,0 +1,22 @@
+import { bytesToBigInt } from "@ethereumjs/util";
+import { randomBytes } from "node:crypto";
+import { headerHash } from "../../chain/block.js";
+import type { Block } from "../../chain/blockchain.js";
+import { sealHeader } from "../../consensus/seal.js";
+import type { Ledger } from "../../node/ledger.js";
+
+/** Builds, seals and imports one block on the ledger's head with the given miner key; returns it. */
+export async function mineBlock(ledger: Ledger, key: Uint8Array, miner: `0x${string}`): Promise<Block> {
+  const job = await ledger.producer.job(miner);
+  for (;;) {
+    const sealed = await sealHeader(job.template.header, key, ledger.chain.genesis.consensus.scrypt, job.penaltyExponent, {
+      startNonce: bytesToBigInt(randomBytes(8)),
+      maxTries: 10_000,
+    });
+    if (!sealed) continue;
+    const block = { header: sealed, transactions: job.template.transactions, hash: headerHash(sealed) };
+    await ledger.importBlock(block);
+    await ledger.settled();
+    return block;
+  }
+}
