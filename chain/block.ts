@@ -1,6 +1,6 @@
 import { RLP } from "@ethereumjs/rlp";
 import { bigIntToUnpaddedBytes, bytesToBigInt, bytesToHex, hexToBytes } from "@ethereumjs/util";
-import { keccak_256 } from "@noble/hashes/sha3.js";
+import { keccak256 } from "./keccak.js";
 import { NodeError } from "./errors.js";
 import type { Hex } from "./types.js";
 
@@ -103,12 +103,12 @@ export function encodeHeader(h: BlockHeader): Uint8Array {
 
 /** The block hash: keccak256 of the header's RLP. */
 export function headerHash(h: BlockHeader): Hex {
-  return bytesToHex(keccak_256(encodeHeader(h))) as Hex;
+  return bytesToHex(keccak256(encodeHeader(h))) as Hex;
 }
 
 /** The hash the seal covers: keccak256(RLP(header without mixHash, nonce and signature)). */
 export function sealHash(h: BlockHeader): Uint8Array {
-  return keccak_256(RLP.encode(SEAL_FIELDS.map((f) => fieldBytes(h, f))));
+  return keccak256(RLP.encode(SEAL_FIELDS.map((f) => fieldBytes(h, f))));
 }
 
 /** Decodes a header from its RLP list items, strictly (canonical integers, exact lengths). */

@@ -1,6 +1,6 @@
 import { RLP } from "@ethereumjs/rlp";
 import { bigIntToUnpaddedBytes, bytesToBigInt, bytesToHex, hexToBytes } from "@ethereumjs/util";
-import { keccak_256 } from "@noble/hashes/sha3.js";
+import { keccak256 } from "./keccak.js";
 import type { Hex } from "./types.js";
 
 /** An event log, as Ethereum has it. */
@@ -24,7 +24,7 @@ export interface Receipt {
 export function logsBloom(logs: readonly Log[]): Uint8Array {
   const bloom = new Uint8Array(256);
   const add = (item: Uint8Array): void => {
-    const h = keccak_256(item);
+    const h = keccak256(item);
     for (let i = 0; i < 6; i += 2) {
       const bit = ((h[i]! << 8) | h[i + 1]!) & 2047;
       bloom[255 - (bit >> 3)]! |= 1 << (bit & 7);

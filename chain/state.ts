@@ -11,6 +11,7 @@ import {
 } from "@ethereumjs/util";
 import { EMPTY_TRIE_ROOT } from "./block.js";
 import { Bucket, bucketKey } from "./db/buckets.js";
+import { keccak256 } from "./keccak.js";
 import type { BatchOp, KeyValueStore } from "./db/keyValueStore.js";
 import type { Account, AccountReader, Hex } from "./types.js";
 
@@ -198,6 +199,8 @@ export class StateDb {
       db: nodes,
       root: hexToBytes(root),
       useKeyHashing: true,
+      useKeyHashingFunction: keccak256,
+      common: { customCrypto: { keccak256 } },
       valueEncoding: ValueEncoding.Bytes,
     });
     return new StateView(trie, nodes, root);

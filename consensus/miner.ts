@@ -81,6 +81,10 @@ export class Miner {
     this.loop = null;
   }
 
+  private readonly countHash = (): void => {
+    this.hashes++;
+  };
+
   private readonly onNewHead = (): void => {
     this.abort?.abort();
   };
@@ -99,13 +103,13 @@ export class Miner {
             startNonce: start + BigInt(lane) * BigInt(this.opts.triesPerRound),
             maxTries: this.opts.triesPerRound,
             signal: abort.signal,
+            onAttempt: this.countHash,
           }).then((h) => {
             if (h) abort.abort();
             return h;
           }),
         );
         const results = await Promise.all(lanes);
-        this.hashes += this.opts.concurrency * this.opts.triesPerRound;
         const sealed = results.find((h) => h !== null);
         if (!sealed || !this.running) continue;
         const block = { header: sealed, transactions: job.template.transactions, hash: headerHash(sealed) };

@@ -53,6 +53,8 @@ export interface SealSearchOptions {
   maxTries: number;
   /** Stops the search (checked before every try); the search then returns null. */
   signal?: AbortSignal;
+  /** Called after every scrypt computed (hashrate accounting). */
+  onAttempt?: () => void;
 }
 
 const TWO_POW_256 = 1n << 256n;
@@ -230,6 +232,7 @@ export async function sealHeader(
     if (opts.signal?.aborted) return null;
     const nonce = nonceBytes(opts.startNonce + BigInt(i));
     const mixHash = await computeMixHash(hash, nonce, miner, params);
+    opts.onAttempt?.();
     if (bytesToBigInt(mixHash) <= target) {
       return {
         ...header,
