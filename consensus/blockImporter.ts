@@ -1,13 +1,8 @@
 import { RLP } from "@ethereumjs/rlp";
 import { bytesToBigInt, bytesToHex, hexToBytes } from "@ethereumjs/util";
-import { type BlockHeader, encodeHeader } from "../chain/block.js";
-import type { Block, Blockchain, ImportResult } from "../chain/blockchain.js";
-import { Bucket, bucketKey, numberKey } from "../chain/db/buckets.js";
-import type { BatchOp } from "../chain/db/keyValueStore.js";
-import { NodeError } from "../chain/errors.js";
-import type { Hex } from "../chain/types.js";
 import { MEDIAN_TIME_SPAN, checkTimestamp, nextDifficulty, streakCount } from "./difficulty.js";
 import { verifySeal } from "./seal.js";
+import { Bucket, NodeError, bucketKey, encodeHeader, numberKey, type BatchOp, type Block, type BlockHeader, type Blockchain, type Hex, type ImportResult } from "../chain/index.js";
 
 /** Error codes of the consensus checks around import. */
 export const ConsensusErrorCode = {

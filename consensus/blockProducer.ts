@@ -1,10 +1,6 @@
-import type { BlockHeader } from "../chain/block.js";
-import { type BlockTemplate, buildBlockTemplate } from "../chain/blockBuilder.js";
-import type { Blockchain } from "../chain/blockchain.js";
-import type { SignedTx } from "../chain/transaction.js";
-import type { Hex } from "../chain/types.js";
 import type { BlockImporter } from "./blockImporter.js";
 import { MEDIAN_TIME_SPAN, medianTimePast } from "./difficulty.js";
+import { buildBlockTemplate, type BlockHeader, type BlockTemplate, type Blockchain, type Hex, type SignedTx } from "../chain/index.js";
 
 /** A template ready to seal: the unsealed block and the work its seal must meet. */
 export interface SealJob {

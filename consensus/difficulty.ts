@@ -1,5 +1,4 @@
-import { NodeError } from "../chain/errors.js";
-import type { Hex } from "../chain/types.js";
+import { NodeError, type Hex } from "../chain/index.js";
 
 /** Error codes of the block timestamp rules. */
 export const TimestampErrorCode = {

@@ -1,13 +1,6 @@
-import type { BlockHeader } from "../chain/block.js";
-import type { Hex } from "../chain/types.js";
+import type { BlockHeader, ChainTip } from "../chain/index.js";
 
-/** A chain head as fork choice sees it: its hash and the sum of base difficulty from genesis to it. */
-export interface ChainTip {
-  /** Block hash of the head. */
-  hash: Hex;
-  /** Sum of the base difficulty of every block up to and including the head. */
-  totalDifficulty: bigint;
-}
+export type { ChainTip } from "../chain/index.js";
 
 /** True when `candidate` should replace `current`: heavier total base difficulty, ties to the lower hash. */
 export function isBetterTip(candidate: ChainTip, current: ChainTip): boolean {

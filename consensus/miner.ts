@@ -1,12 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { bytesToBigInt } from "@ethereumjs/util";
-import { headerHash } from "../chain/block.js";
-import { ChainEvent } from "../chain/blockchain.js";
-import type { Blockchain } from "../chain/blockchain.js";
-import type { Hex } from "../chain/types.js";
 import type { BlockImporter } from "./blockImporter.js";
 import type { BlockProducer } from "./blockProducer.js";
 import { minerAddress, sealHeader } from "./seal.js";
+import { ChainEvent, headerHash, type Blockchain, type Hex } from "../chain/index.js";
 
 /** Options of the in-process miner. */
 export interface MinerOptions {

@@ -2,15 +2,10 @@ import { scrypt, scryptSync, type ScryptOptions } from "node:crypto";
 import { createRequire } from "node:module";
 import { bytesToBigInt, bytesToHex, hexToBytes } from "@ethereumjs/util";
 import type * as Secp256k1 from "secp256k1";
-import { type BlockHeader, sealHash } from "../chain/block.js";
-import { NodeError, isNodeError } from "../chain/errors.js";
-import type { ScryptParams } from "../chain/genesis.js";
-import { keccak256 } from "../chain/keccak.js";
-import { recoverAddress } from "../chain/transaction.js";
-import type { Hex } from "../chain/types.js";
+import { NodeError, isNodeError, keccak256, recoverAddress, sealHash, type BlockHeader, type Hex, type ScryptParams } from "../chain/index.js";
 
 // The genesis file owns the scrypt parameters; consensus re-exports the one definition.
-export type { ScryptParams } from "../chain/genesis.js";
+export type { ScryptParams } from "../chain/index.js";
 
 // Signing needs the native libsecp256k1 binding directly (chain/transaction.ts only recovers); recovery goes
 // through chain/transaction.ts's recoverAddress so the low-s and range rules live in one place.

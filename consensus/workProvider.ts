@@ -1,11 +1,8 @@
 import { bytesToHex, hexToBytes } from "@ethereumjs/util";
-import { type BlockHeader, headerHash, sealHash } from "../chain/block.js";
-import type { Blockchain, ImportResult } from "../chain/blockchain.js";
-import { NodeError } from "../chain/errors.js";
-import type { Hex } from "../chain/types.js";
 import type { BlockImporter } from "./blockImporter.js";
 import type { BlockProducer, SealJob } from "./blockProducer.js";
 import { sealTarget } from "./seal.js";
+import { NodeError, headerHash, sealHash, type BlockHeader, type Blockchain, type Hex, type ImportResult } from "../chain/index.js";
 
 /** What an external miner needs to search nonces (the `eth_getWork` answer). */
 export interface WorkPackage {

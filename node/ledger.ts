@@ -1,15 +1,6 @@
 import { join } from "node:path";
-import { type Block, Blockchain, ChainEvent, type ChainEventData } from "../chain/blockchain.js";
-import { RocksStore } from "../chain/db/rocksStore.js";
-import type { GenesisConfig } from "../chain/genesis.js";
-import { type SignedTx, decodeTransaction } from "../chain/transaction.js";
-import { TxPool, type TxPoolOptions } from "../chain/txPool.js";
-import type { Hex } from "../chain/types.js";
-import { BlockImporter } from "../consensus/blockImporter.js";
-import { BlockProducer } from "../consensus/blockProducer.js";
-import { isBetterTip } from "../consensus/forkChoice.js";
-import { Miner, type MinerOptions } from "../consensus/miner.js";
-import { WorkProvider } from "../consensus/workProvider.js";
+import { BlockImporter, BlockProducer, Miner, type MinerOptions, WorkProvider, isBetterTip } from "../consensus/index.js";
+import { Blockchain, ChainEvent, RocksStore, TxPool, decodeTransaction, type Block, type ChainEventData, type GenesisConfig, type Hex, type SignedTx, type TxPoolOptions } from "../chain/index.js";
 
 /** Options of the ledger: where its data lives, which chain, and whether it mines. */
 export interface LedgerOptions {
