@@ -50,7 +50,7 @@ export class RocksStore implements KeyValueStore {
     return this.db;
   }
 
-  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     const db = this.open();
     return new Promise((resolve, reject) =>
       db.get(Buffer.from(key.buffer, key.byteOffset, key.byteLength), { asBuffer: true }, (err, value) => {
@@ -62,7 +62,7 @@ export class RocksStore implements KeyValueStore {
     );
   }
 
-  batch(ops: BatchOp[]): Promise<void> {
+  async batch(ops: BatchOp[]): Promise<void> {
     const db = this.open();
     const chained = db.batch();
     for (const op of ops) {
