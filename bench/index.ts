@@ -1,0 +1,20 @@
+// `npm run bench`: every benchmark, as one JSON object (machine-readable) and a table.
+import "../node/polyfills.js";
+import { benchBlockImport } from "./blockImport.js";
+import { benchSealVerify } from "./sealVerify.js";
+import { benchTxAdmission } from "./txAdmission.js";
+
+const results: Record<string, Record<string, number>> = {
+  txAdmission: await benchTxAdmission(),
+  blockImport: await benchBlockImport(),
+  sealVerify: await benchSealVerify(),
+};
+
+const rows: { bench: string; figure: string; value: string }[] = [];
+for (const [bench, figures] of Object.entries(results)) {
+  for (const [figure, value] of Object.entries(figures)) {
+    rows.push({ bench, figure, value: Number.isInteger(value) ? String(value) : value.toFixed(3) });
+  }
+}
+console.table(rows);
+console.log(JSON.stringify({ date: new Date().toISOString(), node: process.version, results }));
