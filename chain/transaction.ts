@@ -384,6 +384,7 @@ function decodeFeeMarket(raw: Uint8Array, values: RlpValues[], chainId: bigint):
     throw badSignature(`y-parity must be 0 or 1, got ${bytesToUint(parity)}`);
   }
   checkHighS(values.length === 12 ? values[11] : undefined);
+  if (values.length === 12 || values.length === 9) checkAccessListShape(values[8]);
 
   let tx: FeeMarket1559Tx;
   try {
@@ -483,6 +484,19 @@ function contractCreation(): TxError {
     { code: TxErrorCode.CONTRACT_CREATION },
     "contract creation is not supported: the transaction has no `to` address (this chain runs no EVM)",
   );
+}
+
+// The library checks the lengths of addresses and keys but takes an empty string where a list
+// belongs (0x80 for 0xc0) as an empty list: such a copy of a transaction would get a second hash.
+function checkAccessListShape(list: RlpValues | undefined): void {
+  if (!Array.isArray(list)) throw badRlp("the access list is not a list");
+  for (const entry of list) {
+    const keys = Array.isArray(entry) ? entry[1] : undefined;
+    if (!Array.isArray(entry) || entry.length !== 2 || !(entry[0] instanceof Uint8Array) || !Array.isArray(keys)) {
+      throw badRlp("an access list entry is not [address, [storage keys]]");
+    }
+    for (const key of keys) if (!(key instanceof Uint8Array)) throw badRlp("an access list storage key is not a string");
+  }
 }
 
 function checkHighS(sField: RlpValues | undefined): void {

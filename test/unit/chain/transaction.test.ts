@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@jest/globals";
 import { createRequire } from "node:module";
+import { Mainnet, createCustomCommon } from "@ethereumjs/common";
 import { RLP } from "@ethereumjs/rlp";
+import { createTxFromRLP } from "@ethereumjs/tx";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import {
   Transaction,
@@ -36,6 +38,7 @@ const N = secp256k1.Point.CURVE().n;
 const wallets = [1, 2, 3].map((i) => new Wallet(`0x${i.toString(16).padStart(64, "0")}`));
 const wallet = wallets[0]!;
 const TO = "0x00000000000000000000000000000000000000aa";
+const common = createCustomCommon({ chainId: Number(CHAIN_ID) }, Mainnet);
 
 const transfer = (over: Partial<TransactionLike<string>> = {}): TransactionLike<string> => ({
   type: 2,
@@ -172,11 +175,17 @@ describe("decodeTransaction", () => {
       fc.asyncProperty(arb, async (a) => {
         const listGas = a.type === 2 ? a.accessList.reduce((g, e) => g + 2400n + 1900n * BigInt(e.storageKeys.length), 0n) : 0n;
         const gasLimit = intrinsicGas(a.data) + listGas + a.extraGas;
-        const common = { chainId: a.chainId, nonce: a.nonce, to: hexlify(a.to), value: a.value, data: hexlify(a.data), gasLimit };
+        const base = { chainId: a.chainId, nonce: a.nonce, to: hexlify(a.to), value: a.value, data: hexlify(a.data), gasLimit };
         const req: TransactionLike<string> =
           a.type === 2
-            ? { ...common, type: 2, maxFeePerGas: a.maxFee, maxPriorityFeePerGas: (a.maxFee * a.tipShare) / 100n, accessList: a.accessList }
-            : { ...common, type: 0, gasPrice: a.maxFee };
+            ? {
+                ...base,
+                type: 2,
+                maxFeePerGas: a.maxFee,
+                maxPriorityFeePerGas: (a.maxFee * a.tipShare) / 100n,
+                accessList: a.accessList,
+              }
+            : { ...base, type: 0, gasPrice: a.maxFee };
         const raw = await signed(req, wallets[a.signer]);
         const tx = decodeTransaction(raw, a.chainId);
         expectMatchesEthers(tx, raw, a.chainId);
@@ -218,12 +227,14 @@ describe("decodeTransaction refuses", () => {
   it("UNSUPPORTED_TYPE: access list (1), blob (3), set code (4) and unknown types", async () => {
     const type1 = await signed({ ...legacy(), type: 1, accessList: [] });
     expect(type1[0]).toBe(1);
-    for (const raw of [type1, Uint8Array.from([3, 0xc0]), Uint8Array.from([4, 0xc0]), Uint8Array.from([0x05, 0xc0]), Uint8Array.from([0])]) {
+    const others = [[3, 0xc0], [4, 0xc0], [5, 0xc0], [0]].map((b) => Uint8Array.from(b));
+    for (const raw of [type1, ...others]) {
       const e = txErrorOf(() => decodeTransaction(raw, CHAIN_ID));
       expect(e.code).toBe(TxErrorCode.UNSUPPORTED_TYPE);
       expect(e.type).toEqual({ code: TxErrorCode.UNSUPPORTED_TYPE, txType: raw[0] });
     }
-    expect(txErrorOf(() => decodeTransaction(type1, CHAIN_ID)).message).toMatch(/^unsupported transaction type 1 \(EIP-2930 access list\)/);
+    const e = txErrorOf(() => decodeTransaction(type1, CHAIN_ID));
+    expect(e.message).toMatch(/^unsupported transaction type 1 \(EIP-2930 access list\)/);
   });
 
   it("BAD_RLP: empty, truncated, trailing bytes, wrong item count, leading zeros, bad address, not a list", async () => {
@@ -236,6 +247,15 @@ describe("decodeTransaction refuses", () => {
       [reencode(raw, (items) => (items[1] = Uint8Array.from([0, 3]))), /leading zero/],
       [reencode(raw, (items) => (items[0] = Uint8Array.from([0, 0x07, 0xc0]))), /chain id has leading zeros/],
       [reencode(raw, (items) => (items[5] = new Uint8Array(19))), /address/i],
+      [reencode(raw, (items) => (items[8] = new Uint8Array(0) as unknown as Uint8Array)), /access list is not a list/],
+      [
+        reencode(raw, (items) => ((items as unknown[])[8] = [[new Uint8Array(20), new Uint8Array(0)]])),
+        /access list entry is not \[address, \[storage keys\]\]/,
+      ],
+      [
+        reencode(raw, (items) => ((items as unknown[])[8] = [[new Uint8Array(20), [[new Uint8Array(32)]]]])),
+        /storage key is not a string/,
+      ],
       [Uint8Array.from([0x82, 1, 2]), /not an RLP list/],
       [RLP.encode([new Uint8Array(1), new Uint8Array(1)]), /Only expecting 6 values \(for unsigned tx\) or 9 values/],
     ];
@@ -248,7 +268,8 @@ describe("decodeTransaction refuses", () => {
   });
 
   it("CONTRACT_CREATION: no `to` address", async () => {
-    for (const req of [transfer({ to: null, data: "0x6000", gasLimit: 100_000n }), legacy({ to: null, data: "0x6000", gasLimit: 100_000n })]) {
+    const create = { to: null, data: "0x6000", gasLimit: 100_000n };
+    for (const req of [transfer(create), legacy(create)]) {
       const e = txErrorOf(() => decodeTransaction(getBytesSync(req), CHAIN_ID));
       expect(e.code).toBe(TxErrorCode.CONTRACT_CREATION);
     }
@@ -319,8 +340,9 @@ describe("decodeTransaction refuses", () => {
   });
 
   it("throws nothing but TxError for random bytes", () => {
+    const typed = fc.uint8Array({ maxLength: 200 }).map((b) => Uint8Array.from([2, ...b]));
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 400 }), fc.uint8Array({ maxLength: 200 }).map((b) => Uint8Array.from([2, ...b]))), (bytes) => {
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 400 }), typed), (bytes) => {
         try {
           decodeTransaction(bytes, CHAIN_ID);
         } catch (e) {
@@ -363,11 +385,14 @@ describe("decodeTransaction refuses", () => {
         }
       }
       for (const input of inputs) {
+        let tx: SignedTx | undefined;
         try {
-          decodeTransaction(input, CHAIN_ID);
+          tx = decodeTransaction(input, CHAIN_ID);
         } catch (e) {
           expect(e).toBeInstanceOf(TxError);
         }
+        // whatever is accepted is canonical: the library serializes it back to the same bytes
+        if (tx) expect(hexlify(createTxFromRLP(input, { common }).serialize())).toBe(hexlify(input));
       }
       // truncated or extended copies never decode
       expect(txErrorOf(() => decodeTransaction(raw.subarray(0, raw.length - 1), CHAIN_ID)).code).toBe(TxErrorCode.BAD_RLP);
