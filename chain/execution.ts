@@ -1,7 +1,7 @@
 import { NodeError } from "./errors.js";
 import { logsBloom, mergeBlooms, type Receipt } from "./receipt.js";
 import type { StateView } from "./state.js";
-import { TxError, checkAgainstAccount, checkFee, effectiveGasPrice, intrinsicGas, type SignedTx } from "./transaction.js";
+import { TxError, checkAgainstAccount, checkFee, effectiveGasPrice, intrinsicGasOf, type SignedTx } from "./transaction.js";
 import type { Hex } from "./types.js";
 import { bytesToHex } from "@ethereumjs/util";
 
@@ -72,7 +72,7 @@ export async function applyTransaction(
       `transaction ${index} (${tx.hash}) exceeds the block gas limit ${ctx.gasLimit}`,
     );
   }
-  const gasUsed = intrinsicGas(tx.data);
+  const gasUsed = intrinsicGasOf(tx);
   const fee = gasUsed * effectiveGasPrice(tx, ctx.baseFeePerGas);
   state.setAccount(tx.from, { nonce: sender.nonce + 1n, balance: sender.balance - tx.value - fee });
   const recipient = await state.getAccount(tx.to);

@@ -5,7 +5,7 @@ import { bytesToHex, hexToBytes } from "@ethereumjs/util";
 import { ChainEvent, type Block } from "../../../chain/blockchain.js";
 import { Bucket, bucketKey, numberKey } from "../../../chain/db/buckets.js";
 import type { GenesisConfig } from "../../../chain/genesis.js";
-import { effectiveGasPrice, intrinsicGas } from "../../../chain/transaction.js";
+import { effectiveGasPrice, intrinsicGasOf } from "../../../chain/transaction.js";
 import type { Hex } from "../../../chain/types.js";
 import type { Ledger } from "../../../node/ledger.js";
 import { devWallet, keyOf, openLedger, tempDir, testGenesis } from "../../helpers/ledger.js";
@@ -41,7 +41,7 @@ async function replayBalances(ledger: Ledger, genesis: GenesisConfig): Promise<M
     const block = (await ledger.chain.getBlockByNumber(n))!;
     let fees = 0n;
     for (const tx of block.transactions) {
-      const fee = intrinsicGas(tx.data) * effectiveGasPrice(tx, block.header.baseFeePerGas);
+      const fee = intrinsicGasOf(tx) * effectiveGasPrice(tx, block.header.baseFeePerGas);
       add(tx.from, -tx.value - fee);
       add(tx.to, tx.value);
       fees += fee;
