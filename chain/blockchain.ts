@@ -16,6 +16,7 @@ import { NodeError } from "./errors.js";
 import { type ExecutionResult, applyTransactions } from "./execution.js";
 import type { GenesisConfig } from "./genesis.js";
 import { type Receipt, decodeReceipts, encodeReceipts, encodeReceipt } from "./receipt.js";
+import { SerialQueue } from "./serialQueue.js";
 import { StateDb, type StateView } from "./state.js";
 import { type SignedTx, decodeTransaction } from "./transaction.js";
 import { orderedTrieRoot } from "./trieRoot.js";
@@ -158,7 +159,7 @@ export class Blockchain extends EventEmitter {
   private headBlock: Block | null = null;
   private headTd = 0n;
   private genesisBlock: Block | null = null;
-  private lock: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(
     opts: Partial<BlockchainOptions>,
@@ -198,7 +199,7 @@ export class Blockchain extends EventEmitter {
 
   /** Forgets in-memory state; the store is closed by its owner. */
   async stop(): Promise<void> {
-    await this.lock;
+    await this.queue.idle();
     this.headBlock = null;
     this.headers.clear();
   }
@@ -304,7 +305,7 @@ export class Blockchain extends EventEmitter {
 
   /** Writes raw records of the consensus layer atomically. */
   writeRaw(ops: BatchOp[]): Promise<void> {
-    return this.serialize(() => this.modules.store.batch(ops));
+    return this.queue.run(() => this.modules.store.batch(ops));
   }
 
   /**
@@ -312,13 +313,7 @@ export class Blockchain extends EventEmitter {
    * with `extraOps` in one atomic batch and moves the head if fork choice prefers it.
    */
   importBlock(block: Block, extraOps: BatchOp[] = []): Promise<ImportResult> {
-    return this.serialize(() => this.importLocked(block, extraOps));
-  }
-
-  private serialize<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn, fn);
-    this.lock = run.catch(() => undefined);
-    return run;
+    return this.queue.run(() => this.importLocked(block, extraOps));
   }
 
   private async importLocked(block: Block, extraOps: BatchOp[]): Promise<ImportResult> {

@@ -15,3 +15,4 @@ export * from "./transaction.js";
 export * from "./trieRoot.js";
 export * from "./txPool.js";
 export * from "./types.js";
+export * from "./serialQueue.js";

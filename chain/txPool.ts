@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import { NodeError, isNodeError } from "./errors.js";
+import { SerialQueue } from "./serialQueue.js";
 import { TxError, TxErrorCode, checkAgainstAccount, checkFee, effectiveGasPrice, maxCost, type SignedTx } from "./transaction.js";
 import type { Account, AccountReader, Hex } from "./types.js";
 
@@ -113,7 +114,7 @@ export class TxPool extends EventEmitter<TxPoolEventData> {
   private totalBytes = 0;
   private nextSeq = 0;
   // add() and onNewHead() read state and then change the pool; one at a time so no read goes stale
-  private lock: Promise<void> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   constructor(opts: Partial<TxPoolOptions>, modules: TxPoolModules) {
     super();
@@ -260,12 +261,7 @@ export class TxPool extends EventEmitter<TxPoolEventData> {
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn);
-    this.lock = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
+    return this.queue.run(fn);
   }
 
   /** The synchronous part of add: `account` is the sender's account at the current head. */

@@ -2,7 +2,7 @@ import { RLP } from "@ethereumjs/rlp";
 import { bytesToBigInt, bytesToHex, hexToBytes } from "@ethereumjs/util";
 import { MEDIAN_TIME_SPAN, checkTimestamp, nextDifficulty, streakCount } from "./difficulty.js";
 import { verifySeal } from "./seal.js";
-import { Bucket, NodeError, bucketKey, encodeHeader, numberKey, type BatchOp, type Block, type BlockHeader, type Blockchain, type Hex, type ImportResult } from "../chain/index.js";
+import { Bucket, NodeError, SerialQueue, bucketKey, encodeHeader, numberKey, type BatchOp, type Block, type BlockHeader, type Blockchain, type Hex, type ImportResult } from "../chain/index.js";
 
 /** Error codes of the consensus checks around import. */
 export const ConsensusErrorCode = {
@@ -38,14 +38,23 @@ export interface SealRequirements {
 export class BlockImporter {
   private readonly miners: ReadonlySet<Hex>;
   private readonly now: () => bigint;
+  private readonly queue = new SerialQueue();
 
   constructor(private readonly modules: BlockImporterModules) {
     this.miners = new Set(modules.chain.genesis.consensus.miners);
     this.now = modules.now ?? (() => BigInt(Math.floor(Date.now() / 1000)));
   }
 
-  /** Checks every consensus rule of `block`, then imports it; throws a NodeError naming the broken rule. */
-  async importBlock(block: Block): Promise<ImportResult> {
+  /**
+   * Checks every consensus rule of `block`, then imports it; throws a NodeError naming the broken
+   * rule. Imports run one at a time, so two twins arriving together cannot both pass the
+   * equivocation check.
+   */
+  importBlock(block: Block): Promise<ImportResult> {
+    return this.queue.run(() => this.importChecked(block));
+  }
+
+  private async importChecked(block: Block): Promise<ImportResult> {
     const { chain } = this.modules;
     if ((await chain.getTotalDifficulty(block.hash)) !== undefined) return { status: "known", hash: block.hash };
     const { header } = block;

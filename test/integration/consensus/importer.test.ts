@@ -155,3 +155,19 @@ describe("block importer (restricted proof of work on RocksDB)", () => {
     expect(ticks).toBeGreaterThan(10);
   });
 });
+
+describe("block importer under concurrency", () => {
+  it("detects equivocation when two twins arrive at the same time", async () => {
+    const genesis = await testGenesis();
+    const [ledger, close] = await openLedger(genesis);
+    closers.push(close);
+    const job = await ledger.producer.job(addr(7));
+    const a = await seal(ledger, job.template.header, 7, job.penaltyExponent);
+    const b = await seal(ledger, { ...job.template.header, extraData: "0x02" }, 7, job.penaltyExponent);
+    const results = await Promise.allSettled([ledger.importBlock(a), ledger.importBlock(b)]);
+    expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    const rejected = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    expect((rejected.reason as { code: string }).code).toBe(ConsensusErrorCode.EQUIVOCATION);
+    expect(await ledger.importer.bannedUntil(addr(7))).toBeDefined();
+  });
+});
