@@ -106,8 +106,11 @@ export function encodeBody(txs: readonly SignedTx[]): Uint8Array {
   return RLP.encode(txs.map((t) => t.raw));
 }
 
-/** Decodes a block body; every transaction is decoded and its signature checked. */
-export function decodeBody(bytes: Uint8Array, chainId: bigint): SignedTx[] {
+/**
+ * Decodes a block body; every transaction is decoded and its signature checked. `senders` (20 bytes
+ * each, as stored beside a body this node validated) skips sender recovery.
+ */
+export function decodeBody(bytes: Uint8Array, chainId: bigint, senders?: Uint8Array): SignedTx[] {
   let items: unknown;
   try {
     items = RLP.decode(bytes);
@@ -117,7 +120,10 @@ export function decodeBody(bytes: Uint8Array, chainId: bigint): SignedTx[] {
   if (!Array.isArray(items) || !items.every((i) => i instanceof Uint8Array)) {
     throw new BlockError({ code: BlockErrorCode.BAD_RLP }, "block body must be a list of raw transactions");
   }
-  return (items as Uint8Array[]).map((raw) => decodeTransaction(raw, chainId));
+  const known = senders && senders.length === items.length * 20 ? senders : undefined;
+  return (items as Uint8Array[]).map((raw, i) =>
+    decodeTransaction(raw, chainId, known ? (bytesToHex(known.subarray(i * 20, i * 20 + 20)) as Hex) : undefined),
+  );
 }
 
 /** The genesis block of a genesis config, with its state. */
@@ -259,8 +265,12 @@ export class Blockchain extends EventEmitter {
   async getBlock(hash: Hex): Promise<Block | undefined> {
     const header = await this.getHeader(hash);
     if (!header) return undefined;
-    const body = await this.modules.store.get(bucketKey(Bucket.body, hexToBytes(hash)));
-    return { header, hash, transactions: body ? decodeBody(body, this.modules.genesis.chainId) : [] };
+    const key = hexToBytes(hash);
+    const [body, senders] = await Promise.all([
+      this.modules.store.get(bucketKey(Bucket.body, key)),
+      this.modules.store.get(bucketKey(Bucket.senders, key)),
+    ]);
+    return { header, hash, transactions: body ? decodeBody(body, this.modules.genesis.chainId, senders) : [] };
   }
 
   /** The canonical block hash at a height. */
@@ -426,10 +436,17 @@ export class Blockchain extends EventEmitter {
     return [
       { type: "put", key: bucketKey(Bucket.header, h), value: encodeHeader(block.header) },
       { type: "put", key: bucketKey(Bucket.body, h), value: encodeBody(block.transactions) },
+      { type: "put", key: bucketKey(Bucket.senders, h), value: concatSenders(block.transactions) },
       { type: "put", key: bucketKey(Bucket.receipts, h), value: encodeReceipts(receipts) },
       { type: "put", key: bucketKey(Bucket.totalDifficulty, h), value: bigIntToUnpaddedBytes(td) },
     ];
   }
+}
+
+function concatSenders(txs: readonly SignedTx[]): Uint8Array {
+  const out = new Uint8Array(txs.length * 20);
+  txs.forEach((tx, i) => out.set(hexToBytes(tx.from), i * 20));
+  return out;
 }
 
 function txLookupValue(blockHash: Hex, index: number): Uint8Array {

@@ -265,8 +265,10 @@ const UNSUPPORTED_TYPE_NAMES: Record<number, string> = {
 /**
  * Decodes a signed transaction and checks everything that needs no state: size, encoding, type,
  * chain id (legacy must be EIP-155), recipient, signature and intrinsic gas; recovers the sender.
+ * `knownSender` skips the recovery: only for transactions read back from the node's own database,
+ * whose sender was recovered when they were first admitted.
  */
-export function decodeTransaction(raw: Uint8Array, chainId: bigint): SignedTx {
+export function decodeTransaction(raw: Uint8Array, chainId: bigint, knownSender?: Hex): SignedTx {
   if (raw.length > MAX_TX_SIZE) {
     throw new TxError(
       { code: TxErrorCode.OVERSIZED, size: raw.length, maxSize: MAX_TX_SIZE },
@@ -296,10 +298,10 @@ export function decodeTransaction(raw: Uint8Array, chainId: bigint): SignedTx {
   }
   if (!Array.isArray(values)) throw badRlp("the transaction is not an RLP list");
 
-  return type === 2 ? decodeFeeMarket(bytes, values, chainId) : decodeLegacy(bytes, values, chainId);
+  return type === 2 ? decodeFeeMarket(bytes, values, chainId, knownSender) : decodeLegacy(bytes, values, chainId, knownSender);
 }
 
-function decodeLegacy(raw: Uint8Array, values: RlpValues[], chainId: bigint): SignedTx {
+function decodeLegacy(raw: Uint8Array, values: RlpValues[], chainId: bigint, knownSender: Hex | undefined): SignedTx {
   // values: [nonce, gasPrice, gasLimit, to, value, data, v, r, s]
   // Chain id and the signature's form are checked before the library sees them, so that they get
   // their own codes rather than the library's generic errors.
@@ -339,15 +341,14 @@ function decodeLegacy(raw: Uint8Array, values: RlpValues[], chainId: bigint): Si
   checkIntrinsicGas(tx.gasLimit, tx.data, 0n);
 
   // EIP-155 signing payload: rlp([nonce, gasPrice, gasLimit, to, value, data, chainId, 0, 0]).
-  const message = signingMessage(
-    raw,
-    0,
-    values[6] as Uint8Array,
-    values[7] as Uint8Array,
-    values[8] as Uint8Array,
-    context.legacySuffix,
-  );
-  const from = recoverSender(message, values[7] as Uint8Array, values[8] as Uint8Array, recovery);
+  const from =
+    knownSender ??
+    recoverSender(
+      signingMessage(raw, 0, values[6] as Uint8Array, values[7] as Uint8Array, values[8] as Uint8Array, context.legacySuffix),
+      values[7] as Uint8Array,
+      values[8] as Uint8Array,
+      recovery,
+    );
 
   return Object.freeze({
     raw,
@@ -369,7 +370,7 @@ function decodeLegacy(raw: Uint8Array, values: RlpValues[], chainId: bigint): Si
   });
 }
 
-function decodeFeeMarket(raw: Uint8Array, values: RlpValues[], chainId: bigint): SignedTx {
+function decodeFeeMarket(raw: Uint8Array, values: RlpValues[], chainId: bigint, knownSender: Hex | undefined): SignedTx {
   // values: [chainId, nonce, maxPriorityFee, maxFee, gasLimit, to, value, data, accessList, yParity, r, s]
   const chainIdField = values[0];
   if (chainIdField instanceof Uint8Array) {
@@ -401,16 +402,15 @@ function decodeFeeMarket(raw: Uint8Array, values: RlpValues[], chainId: bigint):
   checkIntrinsicGas(tx.gasLimit, tx.data, accessListGas);
 
   // EIP-1559 signing payload: 0x02 || rlp([chainId, ..., data, accessList]), the first nine fields.
-  const message = signingMessage(
-    raw,
-    1,
-    values[9] as Uint8Array,
-    values[10] as Uint8Array,
-    values[11] as Uint8Array,
-    EMPTY_BYTES,
-  );
   const yParity = v === 0n ? 0 : 1;
-  const from = recoverSender(message, values[10] as Uint8Array, values[11] as Uint8Array, yParity);
+  const from =
+    knownSender ??
+    recoverSender(
+      signingMessage(raw, 1, values[9] as Uint8Array, values[10] as Uint8Array, values[11] as Uint8Array, EMPTY_BYTES),
+      values[10] as Uint8Array,
+      values[11] as Uint8Array,
+      yParity,
+    );
 
   return Object.freeze({
     raw,

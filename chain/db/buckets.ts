@@ -25,6 +25,8 @@ export enum Bucket {
   minerBan = 10,
   /** miner address ++ block number -> RLP [header1, header2]: equivocation evidence */
   equivocation = 11,
+  /** block hash -> the 20-byte senders of its transactions, concatenated (no recovery when reading a body) */
+  senders = 12,
 }
 
 /** The key `bucket ++ parts...`. */

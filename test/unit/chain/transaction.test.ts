@@ -509,3 +509,16 @@ function getBytesSync(req: TransactionLike<string>): Uint8Array {
   tx.signature = wallet.signingKey.sign(tx.unsignedHash);
   return getBytes(tx.serialized);
 }
+
+describe("decodeTransaction with a known sender (bodies read back from the database)", () => {
+  it("gives the same transaction without recovering the sender", async () => {
+    const wallet = Wallet.createRandom();
+    const raw = await wallet.signTransaction({ type: 2, chainId: 1984, nonce: 3, to: wallet.address, value: 5n, gasLimit: 21000, maxFeePerGas: 2n * 10n ** 9n, maxPriorityFeePerGas: 1n });
+    const bytes = Uint8Array.from(Buffer.from(raw.slice(2), "hex"));
+    const recovered = decodeTransaction(bytes, 1984n);
+    expect(decodeTransaction(bytes, 1984n, recovered.from)).toEqual(recovered);
+    // the given sender is taken as is: only the node's own stored senders may be passed
+    const other = `0x${"12".repeat(20)}` as const;
+    expect(decodeTransaction(bytes, 1984n, other).from).toBe(other);
+  });
+});
