@@ -1,5 +1,5 @@
 import { NodeError } from "./errors.js";
-import { logsBloom, mergeBlooms, type Receipt } from "./receipt.js";
+import { type Log, logsBloom, mergeBlooms, type Receipt } from "./receipt.js";
 import type { StateView } from "./state.js";
 import { TxError, checkAgainstAccount, checkFee, effectiveGasPrice, intrinsicGasOf, type SignedTx } from "./transaction.js";
 import type { Hex } from "./types.js";
@@ -80,9 +80,28 @@ export async function applyTransaction(
   return { gasUsed, fee };
 }
 
-/** The receipt of a value transfer (no logs until system modules emit them). */
+/**
+ * Address the native-token Transfer logs come from: every value transfer emits ERC-20's
+ * `Transfer(address indexed from, address indexed to, uint256 value)` there, so explorers and
+ * `eth_getLogs` see native payments the way they see token payments.
+ */
+export const NATIVE_TOKEN_ADDRESS: Hex = "0x0000000000000000000000000000000000001984";
+/** keccak256("Transfer(address,address,uint256)"). */
+export const TRANSFER_TOPIC: Hex = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
+
+function word(hex: string): Hex {
+  return `0x${hex.replace(/^0x/, "").padStart(64, "0")}`;
+}
+
+/** The receipt of a value transfer: one native Transfer log when it moves value. */
 export function transferReceipt(tx: SignedTx, cumulativeGasUsed: bigint): Receipt {
-  return { type: tx.type, status: 1, cumulativeGasUsed, logsBloom: EMPTY_BLOOM_HEX, logs: [] };
+  if (tx.value === 0n) return { type: tx.type, status: 1, cumulativeGasUsed, logsBloom: EMPTY_BLOOM_HEX, logs: [] };
+  const log: Log = {
+    address: NATIVE_TOKEN_ADDRESS,
+    topics: [TRANSFER_TOPIC, word(tx.from), word(tx.to)],
+    data: word(tx.value.toString(16)),
+  };
+  return { type: tx.type, status: 1, cumulativeGasUsed, logsBloom: bytesToHex(logsBloom([log])) as Hex, logs: [log] };
 }
 
 /** Pays the miner its fees and the block reward. */

@@ -6,6 +6,8 @@ import { ChainEvent, type Block } from "../../../chain/blockchain.js";
 import { Bucket, bucketKey, numberKey } from "../../../chain/db/buckets.js";
 import type { GenesisConfig } from "../../../chain/genesis.js";
 import { effectiveGasPrice, intrinsicGasOf } from "../../../chain/transaction.js";
+import { NATIVE_TOKEN_ADDRESS, TRANSFER_TOPIC } from "../../../chain/execution.js";
+import { keccak256 } from "../../../chain/keccak.js";
 import type { Hex } from "../../../chain/types.js";
 import type { Ledger } from "../../../node/ledger.js";
 import { devWallet, keyOf, openLedger, tempDir, testGenesis } from "../../helpers/ledger.js";
@@ -197,5 +199,39 @@ describe("ledger on RocksDB", () => {
         await close();
       }
     }
+  });
+});
+
+describe("native Transfer logs", () => {
+  it("every value transfer emits an ERC-20 Transfer log from the native token address, in the receipt and the bloom", async () => {
+    const genesis = await testGenesis();
+    const [ledger, close] = await openLedger(genesis);
+    closers.push(close);
+    const to = Wallet.createRandom().address.toLowerCase() as Hex;
+    const hash = await transfer(ledger, 2, to, 3n * ONE_VS, 0);
+    const block = await mineBlock(ledger, keyOf(devWallet(8)), devWallet(8).address.toLowerCase() as Hex);
+    const loc = (await ledger.chain.getTxLocation(hash))!;
+    expect(loc.blockHash).toBe(block.hash);
+    const [receipt] = (await ledger.chain.getReceipts(block.hash))!;
+    const from = devWallet(2).address.toLowerCase().slice(2);
+    expect(receipt!.logs).toEqual([
+      {
+        address: NATIVE_TOKEN_ADDRESS,
+        topics: [TRANSFER_TOPIC, `0x${from.padStart(64, "0")}`, `0x${to.slice(2).padStart(64, "0")}`],
+        data: `0x${(3n * ONE_VS).toString(16).padStart(64, "0")}`,
+      },
+    ]);
+    // the block bloom contains the emitter and the topics, as ethers and explorers test it
+    const bloom = hexToBytes(block.header.logsBloom);
+    const inBloom = (item: Hex): boolean => {
+      const h = keccak256(hexToBytes(item));
+      return [0, 2, 4].every((i) => {
+        const bit = ((h[i]! << 8) | h[i + 1]!) & 2047;
+        return (bloom[255 - (bit >> 3)]! & (1 << (bit & 7))) !== 0;
+      });
+    };
+    expect(inBloom(NATIVE_TOKEN_ADDRESS)).toBe(true);
+    expect(inBloom(TRANSFER_TOPIC)).toBe(true);
+    expect(block.header.logsBloom).not.toBe(`0x${"00".repeat(256)}`);
   });
 });
