@@ -1,0 +1,296 @@
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { once } from "node:events";
+import { readFile, stat, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { Wallet } from "ethers";
+import { ChainEvent, loadGenesis, type Hex } from "../../chain/index.js";
+import { ExternalMiner, type ExternalMinerStatus } from "../../node/cli/mine.js";
+import { genesisHash } from "../../node/cli/genesisCheck.js";
+import { keystoreDir, writeKeystore } from "../../node/keystore.js";
+import type { Ledger } from "../../node/ledger.js";
+import { devWallet, keyOf, openLedger, tempDir, testGenesis } from "../helpers/ledger.js";
+
+const ROOT = join(new URL(".", import.meta.url).pathname, "../..");
+const BIN = join(ROOT, "bin", "vs1984.js");
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts `vs1984 <args>` as a user would (stdin a pipe, so not a terminal). */
+function spawnCli(args: string[]): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: "" } });
+}
+
+/** Runs `vs1984 <args>` to the end (killed after `timeoutMs`). */
+async function vs1984(args: string[], timeoutMs = 30_000): Promise<Run> {
+  const child = spawnCli(args);
+  child.stdin.end();
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const [code] = (await once(child, "exit")) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+const closers: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const c of closers.reverse()) await c();
+});
+
+let dir: string;
+let passwordFile: string;
+beforeAll(async () => {
+  const [d, remove] = tempDir("vs1984-cli-");
+  closers.push(remove);
+  dir = d;
+  passwordFile = join(dir, "password.txt");
+  await writeFile(passwordFile, "e2e password\n", { mode: 0o600 });
+});
+
+describe("vs1984 wallet", () => {
+  it("new creates a keystore that ethers opens, and list shows it", async () => {
+    const datadir = join(dir, "new");
+    const run = await vs1984(["wallet", "new", "--datadir", datadir, "--password-file", passwordFile]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    const address = run.stdout.match(/^Address: +(0x[0-9a-fA-F]{40})$/m)?.[1];
+    const file = run.stdout.match(/^Keystore: +(.+)$/m)?.[1];
+    expect(address).toBeDefined();
+    expect(file!.startsWith(keystoreDir(datadir))).toBe(true);
+    expect((await stat(file!)).mode & 0o777).toBe(0o600);
+    const wallet = await Wallet.fromEncryptedJson(await readFile(file!, "utf8"), "e2e password");
+    expect(wallet.address).toBe(address);
+
+    const list = await vs1984(["wallet", "list", "--datadir", datadir]);
+    expect(list.code).toBe(0);
+    expect(list.stdout.trim()).toBe(`${address}  ${file}`);
+  });
+
+  it("import stores a key read from --key-file, and refuses the same key twice", async () => {
+    const datadir = join(dir, "import");
+    const keyFile = join(dir, "key.txt");
+    const dev = devWallet(3);
+    await writeFile(keyFile, `${dev.privateKey}\n`, { mode: 0o600 });
+    const run = await vs1984(["wallet", "import", "--datadir", datadir, "--key-file", keyFile, "--password-file", passwordFile]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`Address:  ${dev.address}`);
+    const file = run.stdout.match(/^Keystore: +(.+)$/m)![1]!;
+    expect((await Wallet.fromEncryptedJson(await readFile(file, "utf8"), "e2e password")).privateKey).toBe(dev.privateKey);
+
+    const again = await vs1984(["wallet", "import", "--datadir", datadir, "--key-file", keyFile, "--password-file", passwordFile]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`a keystore for ${dev.address} already exists: ${file}`);
+  });
+
+  it("import refuses a key file that holds no key, without repeating its content", async () => {
+    const keyFile = join(dir, "bad-key.txt");
+    await writeFile(keyFile, "0x1234secretish\n");
+    const run = await vs1984(["wallet", "import", "--datadir", join(dir, "bad"), "--key-file", keyFile, "--password-file", passwordFile]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("the private key must be 32 bytes of hex");
+    expect(run.stderr + run.stdout).not.toContain("secretish");
+  });
+
+  it("without a terminal and without --password-file, says how to give the password", async () => {
+    const run = await vs1984(["wallet", "new", "--datadir", join(dir, "nopw")]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("no password: give --password-file FILE");
+  });
+
+  it("list says when the keystore folder is empty", async () => {
+    const run = await vs1984(["wallet", "list", "--datadir", join(dir, "empty")]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`No keystores in ${join(dir, "empty", "keystore")}`);
+  });
+
+  it("balance fails clearly when the node cannot be reached", async () => {
+    const run = await vs1984(["wallet", "balance", devWallet(0).address, "--rpc", "http://127.0.0.1:9"]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("cannot reach http://127.0.0.1:9");
+  });
+
+  it("has --help for every sub-command", async () => {
+    const help = await vs1984(["wallet", "--help"]);
+    expect(help.code).toBe(0);
+    for (const sub of ["new", "import", "list", "balance", "send"]) expect(help.stdout).toMatch(new RegExp(`^  ${sub}\\b`, "m"));
+    const send = await vs1984(["wallet", "send", "--help"]);
+    for (const opt of ["--to <address>", "--value <VS>", "--keystore <file>", "--rpc <url>", "--password-file <file>"]) expect(send.stdout).toContain(opt);
+  });
+});
+
+describe("vs1984 genesis check", () => {
+  it("prints the summary and the genesis hash of a valid file", async () => {
+    const file = join(ROOT, "genesis", "dev.json");
+    const run = await vs1984(["genesis", "check", file]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Name: +vs1984-dev$/m);
+    expect(run.stdout).toMatch(/^Chain id: +1984$/m);
+    expect(run.stdout).toMatch(/^Miners \(3\): +0x14dC79964da2C08b23698B3D3cc7Ca32193d9955, /m);
+    expect(run.stdout).toMatch(/^Alloc: +10 account\(s\), 100000\.000000000000000000 VS in total$/m);
+    const hash = run.stdout.match(/^Genesis hash: +(0x[0-9a-f]{64})$/m)?.[1];
+    // the hash a node writes for this genesis
+    const genesis = await loadGenesis(file);
+    const [ledger, close] = await openLedger(genesis);
+    try {
+      expect(hash).toBe((await ledger.chain.getBlockByNumber(0n))!.hash);
+      expect(await genesisHash(genesis)).toBe(hash);
+    } finally {
+      await close();
+    }
+  });
+
+  it("exits 1 naming the bad field", async () => {
+    const json = JSON.parse(await readFile(join(ROOT, "genesis", "dev.json"), "utf8")) as { consensus: { scrypt: { N: number } } };
+    json.consensus.scrypt.N = 1000;
+    const file = join(dir, "bad-genesis.json");
+    await writeFile(file, JSON.stringify(json));
+    const run = await vs1984(["genesis", "check", file]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('genesis field "consensus.scrypt.N": must be a power of two');
+    expect(run.stdout).toBe("");
+  });
+
+  it("exits 1 for a file that is not JSON", async () => {
+    const file = join(dir, "not-json.json");
+    await writeFile(file, "{");
+    const run = await vs1984(["genesis", "check", file]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("is not valid JSON");
+  });
+});
+
+/**
+ * The mining part of a node's JSON-RPC (vs_workParams, eth_getWork, eth_submitWork,
+ * eth_submitHashrate) over a real ledger's WorkProvider, in the formats the node serves.
+ */
+async function serveWork(ledger: Ledger): Promise<[string, string[], () => Promise<void>]> {
+  const calls: string[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d: Buffer) => (body += d.toString()));
+    req.on("end", () => {
+      const { id, method, params } = JSON.parse(body) as { id: number; method: string; params: string[] };
+      calls.push(method);
+      const reply = (x: object): void => {
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ jsonrpc: "2.0", id, ...x }));
+      };
+      const answer = async (): Promise<unknown> => {
+        switch (method) {
+          case "vs_workParams":
+            return { scrypt: ledger.chain.genesis.consensus.scrypt };
+          case "eth_getWork": {
+            const p = await ledger.work.getWork(params[0] as Hex);
+            return [p.sealHash, `0x${p.miner.slice(2).padStart(64, "0")}`, p.target, `0x${p.number.toString(16)}`];
+          }
+          case "eth_submitWork": {
+            const [nonce, sealHash, mixHash, signature] = params as Hex[];
+            return (await ledger.work.submitWork({ nonce: nonce!, sealHash: sealHash!, mixHash: mixHash!, signature: signature! })).status === "head";
+          }
+          case "eth_submitHashrate":
+            return true;
+          default:
+            throw new Error(`the method ${method} does not exist`);
+        }
+      };
+      answer().then(
+        (result) => reply({ result }),
+        (e: unknown) => reply({ error: { code: -32000, message: (e as Error).message } }),
+      );
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return [url, calls, () => new Promise<void>((r) => server.close(() => r()))];
+}
+
+function headReaches(ledger: Ledger, n: bigint, timeoutMs = 30_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`head did not reach ${n}`)), timeoutMs);
+    const check = (): void => {
+      if (ledger.chain.head.header.number < n) return;
+      clearTimeout(timer);
+      ledger.chain.off(ChainEvent.newHead, check);
+      resolve();
+    };
+    ledger.chain.on(ChainEvent.newHead, check);
+    check();
+  });
+}
+
+describe("external miner", () => {
+  const miner = devWallet(9);
+  const address = miner.address.toLowerCase() as Hex;
+
+  it("ExternalMiner mines blocks over JSON-RPC, reports its hashrate and stops cleanly", async () => {
+    const [ledger, close] = await openLedger(await testGenesis());
+    closers.push(close);
+    const [url, calls, stopServer] = await serveWork(ledger);
+    closers.push(stopServer);
+    const seen: ExternalMinerStatus[] = [];
+    const m = new ExternalMiner({ rpcUrl: url, threads: 2, refreshMs: 500, hashrateMs: 0 }, { key: keyOf(miner), address, onStatus: (s) => seen.push(s) });
+    await m.start();
+    await m.start(); // idempotent
+    expect(m.workParams).toEqual({ N: 16, r: 1, p: 1 });
+    await headReaches(ledger, 3n);
+    await new Promise((r) => setTimeout(r, 1100)); // one status tick, which reports the hashrate
+    await m.stop();
+    await m.stop();
+    const after = calls.length;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls.length).toBe(after);
+    const head = ledger.chain.head;
+    expect(head.header.miner).toBe(address);
+    expect(m.status.found).toBe(Number(head.header.number));
+    expect(m.status.rejected).toBe(0);
+    expect(m.status.hashes).toBeGreaterThanOrEqual(m.status.found);
+    expect(seen.some((s) => s.event === "accepted" && s.lastResult === "block 1 accepted")).toBe(true);
+    expect(seen.some((s) => s.event === "tick" && s.hashrate > 0)).toBe(true);
+    expect(calls).toContain("eth_submitHashrate");
+  });
+
+  it("ExternalMiner.start rejects when the node cannot be reached", async () => {
+    const m = new ExternalMiner({ rpcUrl: "http://127.0.0.1:9" }, { key: keyOf(miner), address });
+    await expect(m.start()).rejects.toThrow("cannot reach http://127.0.0.1:9");
+  });
+
+  it("vs1984 mine finds blocks, logs each one without a terminal, and stops on Ctrl-C", async () => {
+    const [ledger, close] = await openLedger(await testGenesis());
+    closers.push(close);
+    const [url, , stopServer] = await serveWork(ledger);
+    closers.push(stopServer);
+    const { file } = await writeKeystore(join(dir, "miner-keystore"), keyOf(miner), "e2e password", { scryptN: 1024 });
+    const child = spawnCli(["mine", "--rpc", url, "--keystore", file, "--password-file", passwordFile, "--threads", "2"]);
+    closers.push(() => void child.kill("SIGKILL"));
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    await headReaches(ledger, 2n);
+    const exited = once(child, "exit");
+    child.kill("SIGINT");
+    const [code] = (await exited) as [number | null];
+    expect(out).toContain(`Mining as ${address} against ${url} with 2 thread(s), scrypt N=16 r=1 p=1`);
+    expect(out).toMatch(/^\S+Z block 1 accepted \(found 1, /m);
+    expect(out).not.toContain("\r");
+    expect(out).toMatch(/Stopped \(SIGINT\): \d+ block\(s\) found, 0 rejected/);
+    expect(code).toBe(0);
+  });
+
+  it("vs1984 mine refuses a wrong keystore password", async () => {
+    const { file } = await writeKeystore(join(dir, "miner-keystore-2"), keyOf(miner), "another password", { scryptN: 1024 });
+    const run = await vs1984(["mine", "--rpc", "http://127.0.0.1:9", "--keystore", file, "--password-file", passwordFile]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`wrong password for keystore ${file}`);
+    expect(run.stderr).not.toContain("e2e password");
+  });
+});
