@@ -1,4 +1,4 @@
-import { MerklePatriciaTrie } from "@ethereumjs/mpt";
+import { MerklePatriciaTrie, createMerkleProof } from "@ethereumjs/mpt";
 import { RLP } from "@ethereumjs/rlp";
 import {
   type BatchDBOp,
@@ -111,6 +111,15 @@ export class StateView implements AccountReader {
     const acc = raw ? decodeAccount(raw) : { nonce: 0n, balance: 0n };
     this.read.set(address, acc);
     return { ...acc };
+  }
+
+  /**
+   * EIP-1186 account proof: the RLP trie nodes on the path from the committed root to `address`'s
+   * leaf (or to where it would be, proving absence). The secure trie's key is keccak256(address).
+   * Buffered, uncommitted changes are not in it.
+   */
+  getProof(address: Hex): Promise<Uint8Array[]> {
+    return createMerkleProof(this.trie, hexToBytes(address));
   }
 
   /** Sets an account (buffered). */
