@@ -17,6 +17,8 @@ export interface LedgerOptions {
   now?: () => bigint;
   /** Told of background failures (a pool update after a new head); the node logs them. */
   onError?: (e: unknown) => void;
+  /** Told how long each block import took, in seconds (metrics). */
+  onImported?: (seconds: number) => void;
 }
 
 /**
@@ -43,7 +45,7 @@ export class Ledger {
       baseFee: () => genesis.baseFeePerGas,
       state: () => this.chain.headState(),
     });
-    this.importer = new BlockImporter({ chain: this.chain, now: opts.now });
+    this.importer = new BlockImporter({ chain: this.chain, now: opts.now, onImported: opts.onImported });
     this.producer = new BlockProducer(
       { extraData: opts.extraData ?? "0x" },
       { chain: this.chain, importer: this.importer, candidates: () => this.pool.pending(), now: opts.now },

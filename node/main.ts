@@ -1,63 +1,132 @@
 #!/usr/bin/env node
-// Entry point of `vs1984` (npm start runs `vs1984 node --dev`). For now it runs the dev ledger:
-// the full CLI (wallet, external miner, RPC) comes with the next issue.
+// Entry point of the `vs1984` command; `npm start` runs `vs1984 node --dev`.
 import "./polyfills.js";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Command } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
-import { ChainEvent, type ChainEventData, loadGenesis } from "../chain/index.js";
+import { ChainEvent, type ChainEventData, type Hex, loadGenesis } from "../chain/index.js";
+import { genesisCommand } from "./cli/genesisCheck.js";
+import { mineCommand } from "./cli/mine.js";
+import { readPassword } from "./cli/password.js";
+import { walletCommand } from "./cli/wallet.js";
 import { DEV_MINER_INDEX, devAccount } from "./devAccounts.js";
-import { Ledger } from "./ledger.js";
+import { loadKeystore } from "./keystore.js";
+import { VsNode } from "./node.js";
+import { VERSION } from "./version.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
-const program = new Command("vs1984").description("VS1984 full node");
-program
-  .command("node")
-  .description("run a full node")
-  .option("--dev", "development chain: dev genesis, data in ./.vs1984/dev, mining as dev account 9")
-  .option("--genesis <file>", "genesis file (default: genesis/dev.json with --dev)")
-  .option("--datadir <dir>", "data folder (default: ./.vs1984/<network name>)")
-  .option("--log.level <level>", "log level: fatal, error, warn, info, debug, trace", "info")
-  .action(async (opts: { dev?: boolean; genesis?: string; datadir?: string; "log.level": string }) => {
-    const log = pino({ level: opts["log.level"] });
-    if (!opts.dev && !opts.genesis) program.error("error: give --genesis <file>, or --dev for the development chain");
-    const genesis = await loadGenesis(opts.genesis ?? join(ROOT, "genesis", "dev.json"));
-    const datadir = resolve(opts.datadir ?? join(".vs1984", opts.dev ? "dev" : genesis.name));
-    const minerKey = opts.dev ? devAccount(DEV_MINER_INDEX).privateKey : undefined;
-    const ledger = new Ledger({
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("must be a port number 0-65535 (0 = any free port)");
+  return n;
+}
+
+interface NodeCommandOptions {
+  dev?: boolean;
+  genesis?: string;
+  datadir?: string;
+  rpc: boolean;
+  "rpc.addr": string;
+  "rpc.port": number;
+  "rpc.cors"?: string;
+  mine?: boolean;
+  "miner.keystore"?: string;
+  "miner.address"?: string;
+  passwordFile?: string;
+  metrics?: boolean;
+  "log.level": string;
+}
+
+async function runNode(opts: NodeCommandOptions, program: Command): Promise<void> {
+  const log = pino({ level: opts["log.level"] });
+  if (!opts.dev && !opts.genesis) program.error("error: give --genesis <file>, or --dev for the development chain");
+  const genesis = await loadGenesis(opts.genesis ?? join(ROOT, "genesis", "dev.json"));
+  const datadir = resolve(opts.datadir ?? join(".vs1984", opts.dev ? "dev" : genesis.name));
+  const mine = opts.mine ?? !!opts.dev;
+  let minerKey: Uint8Array | null = null;
+  let coinbase: Hex | null = (opts["miner.address"]?.toLowerCase() as Hex | undefined) ?? null;
+  if (opts["miner.keystore"]) {
+    const key = await loadKeystore(opts["miner.keystore"], await readPassword(opts.passwordFile, { prompt: "Miner keystore password: " }));
+    minerKey = mine ? key.privateKey : null;
+    coinbase ??= key.address;
+  } else if (opts.dev) {
+    const dev = devAccount(DEV_MINER_INDEX);
+    minerKey = mine ? dev.privateKey : null;
+    coinbase ??= dev.address;
+  } else if (mine) {
+    program.error("error: --mine needs --miner.keystore FILE (the miner's Real ID); only --dev mines with a dev key");
+  }
+  const cors = opts["rpc.cors"] ? opts["rpc.cors"].split(",").map((s) => s.trim()).filter(Boolean) : [];
+  const node = new VsNode(
+    {
       datadir,
       genesis,
       minerKey,
-      onError: (e) => log.warn({ err: e }, "Background task failed"),
-    });
-    await ledger.start();
-    const head = ledger.chain.head;
-    log.info({ chainId: genesis.chainId.toString(), datadir, head: head.header.number.toString(), mining: !!minerKey }, "Node started");
-    ledger.chain.on(ChainEvent.newHead, (e: ChainEventData[typeof ChainEvent.newHead]) => {
-      const h = e.head.header;
-      log.info({ number: h.number.toString(), hash: e.head.hash, txs: e.head.transactions.length, miner: h.miner, reorg: e.removed.length }, "New head");
-    });
-    let stopping = false;
-    const shutdown = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, "Stopping");
-      ledger.stop().then(
-        () => {
-          log.info("Stopped cleanly");
-          process.exit(0);
-        },
-        (e: unknown) => {
-          log.error({ err: e }, "Stop failed");
-          process.exit(1);
-        },
-      );
-    };
-    process.on("SIGINT", () => shutdown("SIGINT"));
-    process.on("SIGTERM", () => shutdown("SIGTERM"));
+      coinbase,
+      devAccounts: opts.dev ? Array.from({ length: 10 }, (_, i) => devAccount(i)) : [],
+      rpc: opts.rpc ? { host: opts["rpc.addr"], port: opts["rpc.port"], corsOrigins: cors } : null,
+      metrics: !!opts.metrics,
+    },
+    log,
+  );
+  await node.start();
+  const head = node.ledger.chain.head;
+  log.info(
+    { version: VERSION, network: genesis.name, chainId: genesis.chainId.toString(), datadir, head: head.header.number.toString(), mining: !!minerKey, coinbase },
+    "Node started",
+  );
+  if (node.rpc && opts.metrics) log.info({ url: `${node.rpc.url}metrics` }, "Metrics served");
+  node.ledger.chain.on(ChainEvent.newHead, (e: ChainEventData[typeof ChainEvent.newHead]) => {
+    const h = e.head.header;
+    log.info(
+      { number: h.number.toString(), hash: e.head.hash, txs: e.head.transactions.length, miner: h.miner, reorg: e.removed.length || undefined },
+      "New head",
+    );
   });
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "Stopping");
+    node.stop().then(
+      () => {
+        log.info("Stopped cleanly");
+        process.exit(0);
+      },
+      (e: unknown) => {
+        log.error({ err: e }, "Stop failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+}
+
+const program = new Command("vs1984").description("VS1984 full node").version(VERSION);
+program
+  .command("node")
+  .description("run a full node (main chain, transaction pool, miner, JSON-RPC and WebSocket API)")
+  .option("--dev", "development chain: dev genesis, data in ./.vs1984/dev, dev accounts served, mining as dev account 9")
+  .option("--genesis <file>", "genesis file (default with --dev: genesis/dev.json)")
+  .option("--datadir <dir>", "data folder (default: ./.vs1984/<dev | network name>)")
+  .option("--no-rpc", "do not serve JSON-RPC")
+  .option("--rpc.addr <host>", "RPC listen address (HTTP and WebSocket on one port)", "127.0.0.1")
+  .addOption(new Option("--rpc.port <port>", "RPC port (0 = any free port)").default(8545).argParser(port))
+  .option("--rpc.cors <origins>", "comma-separated origins allowed by CORS, or * (default: none)")
+  .option("--mine", "mine with the in-process miner (default with --dev)")
+  .option("--no-mine", "do not mine (with --dev: leave mining to an external `vs1984 mine`)")
+  .option("--miner.keystore <file>", "keystore of the miner's Real ID (Web3 Secret Storage v3)")
+  .option("--miner.address <address>", "address eth_getWork hands work packages for (default: the miner's)")
+  .option("--password-file <file>", "file whose first line is the miner keystore password (else a prompt)")
+  .option("--metrics", "serve Prometheus metrics at /metrics on the RPC port")
+  .option("--log.level <level>", "log level: fatal, error, warn, info, debug, trace", "info")
+  .action((opts: NodeCommandOptions) => runNode(opts, program));
+program.addCommand(walletCommand());
+program.addCommand(mineCommand());
+program.addCommand(genesisCommand());
 
 await program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`error: ${e instanceof Error ? e.message : String(e)}`);

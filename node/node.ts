@@ -1,0 +1,125 @@
+import type { Logger } from "pino";
+import { type GenesisConfig, type Hex } from "../chain/index.js";
+import {
+  FilterManager,
+  MethodRegistry,
+  RpcServer,
+  type RpcServerOptions,
+  SubscriptionManager,
+  clientVersion,
+  discoverMethod,
+  ethMethods,
+  filterMethods,
+  netMethods,
+  subscriptionMethods,
+  vsMethods,
+  web3Methods,
+} from "../rpc/index.js";
+import type { DevAccount } from "./devAccounts.js";
+import { Ledger } from "./ledger.js";
+import { NodeMetrics } from "./metrics.js";
+import { VERSION } from "./version.js";
+
+/** Options of a full node. */
+export interface NodeOptions {
+  datadir: string;
+  genesis: GenesisConfig;
+  /** The in-process miner's key (Real ID), or null for no mining. */
+  minerKey: Uint8Array | null;
+  /** Address `eth_getWork` hands packages for by default (the in-process miner's, or an external one's). */
+  coinbase: Hex | null;
+  /** Dev accounts served by eth_accounts / eth_sendTransaction (dev chain only). */
+  devAccounts: DevAccount[];
+  /** JSON-RPC server options, or null for none. */
+  rpc: Partial<RpcServerOptions> | null;
+  /** Serve Prometheus metrics at /metrics on the RPC port. */
+  metrics: boolean;
+  /** Unix seconds now (test-only clock override). */
+  now?: () => bigint;
+}
+
+/**
+ * A VS1984 full node: the ledger (chain, pool, consensus, miner) and the JSON-RPC/WebSocket API
+ * around it. Built in dependency order, started in that order, stopped in reverse.
+ */
+export class VsNode {
+  readonly ledger: Ledger;
+  readonly metrics: NodeMetrics | null;
+  readonly rpc: RpcServer | null;
+  private readonly filters: FilterManager;
+  private readonly subscriptions: SubscriptionManager;
+  private started = false;
+
+  constructor(
+    private readonly opts: NodeOptions,
+    private readonly log: Logger,
+  ) {
+    const metrics = opts.metrics ? new NodeMetrics() : null;
+    this.metrics = metrics;
+    this.ledger = new Ledger({
+      datadir: opts.datadir,
+      genesis: opts.genesis,
+      minerKey: opts.minerKey ?? undefined,
+      now: opts.now,
+      onError: (e) => log.warn({ err: e }, "Background task failed"),
+      onImported: metrics ? (s) => metrics.observeImport(s) : undefined,
+    });
+    const { chain, pool } = this.ledger;
+    const onError = (e: unknown): void => log.warn({ err: e }, "Background task failed");
+    this.filters = new FilterManager({}, { chain, pool, onError });
+    this.subscriptions = new SubscriptionManager({}, { chain, pool, onError });
+    const registry = new MethodRegistry();
+    registry.register(
+      ...web3Methods({ clientVersion: clientVersion(VERSION) }),
+      ...netMethods({ chainId: opts.genesis.chainId, peerCount: () => 0 }),
+      ...ethMethods({
+        chain,
+        pool,
+        submitRawTransaction: (raw) => this.ledger.submitRawTransaction(raw),
+        work: this.ledger.work,
+        miner: this.ledger.miner,
+        coinbase: opts.coinbase,
+        devAccounts: opts.devAccounts,
+      }),
+      ...filterMethods({ chain, filters: this.filters }),
+      ...subscriptionMethods({ subscriptions: this.subscriptions }),
+      ...vsMethods({ chain }),
+    );
+    registry.register(discoverMethod(registry, { version: VERSION }));
+    this.rpc = opts.rpc
+      ? new RpcServer(opts.rpc, {
+          registry,
+          metrics,
+          logger: log.child({ module: "rpc" }),
+          metricsText: metrics ? () => metrics.text() : null,
+        })
+      : null;
+  }
+
+  /** Starts the ledger, then the API; stops what started if a later part fails. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    try {
+      await this.ledger.start();
+      this.metrics?.trackLedger(this.ledger.chain, this.ledger.pool);
+      this.filters.start();
+      this.subscriptions.start();
+      await this.rpc?.start();
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  /** Stops the API first (no new requests), then mining, then the ledger (closing the database). */
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    await this.rpc?.stop();
+    this.subscriptions.stop();
+    this.filters.stop();
+    this.metrics?.stop();
+    await this.ledger.stop();
+  }
+}
