@@ -20,7 +20,7 @@ import { SerialQueue } from "./serialQueue.js";
 import { StateDb, type StateView } from "./state.js";
 import { type SignedTx, decodeTransaction } from "./transaction.js";
 import { orderedTrieRoot } from "./trieRoot.js";
-import type { Hex } from "./types.js";
+import type { AccountReader, Hex } from "./types.js";
 
 /** A block: its header, transactions, and the header's hash. */
 export interface Block {
@@ -91,10 +91,12 @@ export interface BlockchainModules {
 export interface BlockchainOptions {
   /** Headers kept in memory for walking ancestors. */
   headerCacheSize: number;
+  /** Accounts the shared read view caches before it is replaced by a fresh one. */
+  readCacheAccounts: number;
 }
 
 /** Default Blockchain options. */
-export const defaultBlockchainOptions: BlockchainOptions = { headerCacheSize: 4096 };
+export const defaultBlockchainOptions: BlockchainOptions = { headerCacheSize: 4096, readCacheAccounts: 100_000 };
 
 const ZERO_HASH: Hex = `0x${"00".repeat(32)}`;
 const ZERO_ADDRESS: Hex = `0x${"00".repeat(20)}`;
@@ -163,6 +165,7 @@ export class Blockchain extends EventEmitter {
   private readonly opts: BlockchainOptions;
   private readonly headers = new Map<Hex, BlockHeader>();
   private headBlock: Block | null = null;
+  private readView: StateView | null = null;
   private headTd = 0n;
   private genesisBlock: Block | null = null;
   private readonly queue = new SerialQueue();
@@ -232,14 +235,26 @@ export class Blockchain extends EventEmitter {
     return this.genesisBlock.hash;
   }
 
-  /** A state view at the head (fresh each call). */
-  headState(): StateView {
-    return this.stateDb.open(this.head.header.stateRoot);
+  /** Accounts of the head state, read through a cache shared until the head moves. */
+  headState(): AccountReader {
+    return this.readState(this.head.header);
   }
 
-  /** A state view at any stored block's state root. */
+  /** A fresh, mutable state view at any stored block's state root (execution, templates). */
   stateAt(header: BlockHeader): StateView {
     return this.stateDb.open(header.stateRoot);
+  }
+
+  /**
+   * Accounts at a stored block, for reading only (RPC, pool). The view of the last root asked for
+   * is kept with its account cache, so repeated reads at the head cost a map lookup.
+   */
+  readState(header: BlockHeader): AccountReader {
+    const cached = this.readView;
+    if (cached && cached.root === header.stateRoot && cached.cachedAccounts < this.opts.readCacheAccounts) return cached;
+    const view = this.stateDb.open(header.stateRoot);
+    this.readView = view;
+    return view;
   }
 
   /** A header by hash (any branch). */

@@ -122,6 +122,11 @@ export class StateView implements AccountReader {
     return createMerkleProof(this.trie, hexToBytes(address));
   }
 
+  /** How many accounts this view holds in memory (read or changed). */
+  get cachedAccounts(): number {
+    return this.read.size + this.dirty.size;
+  }
+
   /** Sets an account (buffered). */
   setAccount(address: Hex, account: Account): void {
     this.dirty.set(address, { ...account });

@@ -339,7 +339,7 @@ export function ethMethods(deps: EthDeps): RpcMethod[] {
     const header = await stateHeader(sel);
     const gas = requestGas(req);
     const value = req.value ?? 0n;
-    const { balance } = await chain.stateAt(header).getAccount(req.from ?? ZERO_ADDRESS);
+    const { balance } = await chain.readState(header).getAccount(req.from ?? ZERO_ADDRESS);
     if (value > balance) throw serverError("insufficient funds for transfer");
     const feeCap = req.gasPrice ?? req.maxFeePerGas ?? 0n;
     if (feeCap > 0n) {
@@ -520,7 +520,7 @@ export function ethMethods(deps: EthDeps): RpcMethod[] {
       result: { name: "Balance", schema: rs.quantity },
       handler: async ([address, block]) => {
         const header = await stateHeader(block);
-        return quantity((await chain.stateAt(header).getAccount(address)).balance);
+        return quantity((await chain.readState(header).getAccount(address)).balance);
       },
     }),
     defineMethod({
@@ -531,7 +531,7 @@ export function ethMethods(deps: EthDeps): RpcMethod[] {
       handler: async ([address, block]) => {
         if (block && "tag" in block && block.tag === "pending") return quantity(await pendingNonce(address));
         const header = await stateHeader(block);
-        return quantity((await chain.stateAt(header).getAccount(address)).nonce);
+        return quantity((await chain.readState(header).getAccount(address)).nonce);
       },
     }),
     defineMethod({
@@ -704,7 +704,7 @@ export function ethMethods(deps: EthDeps): RpcMethod[] {
         const price = req.gasPrice ?? req.maxFeePerGas ?? 0n;
         const want = (req.value ?? 0n) + (req.gas ?? 0n) * price;
         if (want > 0n) {
-          const { balance } = await chain.stateAt(header).getAccount(from);
+          const { balance } = await chain.readState(header).getAccount(from);
           if (balance < want) throw serverError(`insufficient funds for gas * price + value: address ${from} have ${balance} want ${want}`);
         }
         return "0x";
