@@ -2,16 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { once } from "node:events";
 import { readFile, stat, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { Wallet } from "ethers";
+import { JsonRpcProvider, Wallet, parseEther } from "ethers";
 import { ChainEvent, loadGenesis, type Hex } from "../../chain/index.js";
 import { ExternalMiner, type ExternalMinerStatus } from "../../node/cli/mine.js";
 import { genesisHash } from "../../node/cli/genesisCheck.js";
 import { keystoreDir, writeKeystore } from "../../node/keystore.js";
 import type { Ledger } from "../../node/ledger.js";
-import { devWallet, keyOf, openLedger, tempDir, testGenesis } from "../helpers/ledger.js";
+import type { VsNode } from "../../node/node.js";
+import { devWallet, keyOf, openLedger, tempDir } from "../helpers/ledger.js";
+import { startTestNode } from "../helpers/node.js";
 
 const ROOT = join(new URL(".", import.meta.url).pathname, "../..");
 const BIN = join(ROOT, "bin", "vs1984.js");
@@ -168,52 +168,6 @@ describe("vs1984 genesis check", () => {
   });
 });
 
-/**
- * The mining part of a node's JSON-RPC (vs_workParams, eth_getWork, eth_submitWork,
- * eth_submitHashrate) over a real ledger's WorkProvider, in the formats the node serves.
- */
-async function serveWork(ledger: Ledger): Promise<[string, string[], () => Promise<void>]> {
-  const calls: string[] = [];
-  const server: Server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (d: Buffer) => (body += d.toString()));
-    req.on("end", () => {
-      const { id, method, params } = JSON.parse(body) as { id: number; method: string; params: string[] };
-      calls.push(method);
-      const reply = (x: object): void => {
-        res.setHeader("content-type", "application/json");
-        res.end(JSON.stringify({ jsonrpc: "2.0", id, ...x }));
-      };
-      const answer = async (): Promise<unknown> => {
-        switch (method) {
-          case "vs_workParams":
-            return { scrypt: ledger.chain.genesis.consensus.scrypt };
-          case "eth_getWork": {
-            const p = await ledger.work.getWork(params[0] as Hex);
-            return [p.sealHash, `0x${p.miner.slice(2).padStart(64, "0")}`, p.target, `0x${p.number.toString(16)}`];
-          }
-          case "eth_submitWork": {
-            const [nonce, sealHash, mixHash, signature] = params as Hex[];
-            return (await ledger.work.submitWork({ nonce: nonce!, sealHash: sealHash!, mixHash: mixHash!, signature: signature! })).status === "head";
-          }
-          case "eth_submitHashrate":
-            return true;
-          default:
-            throw new Error(`the method ${method} does not exist`);
-        }
-      };
-      answer().then(
-        (result) => reply({ result }),
-        (e: unknown) => reply({ error: { code: -32000, message: (e as Error).message } }),
-      );
-    });
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return [url, calls, () => new Promise<void>((r) => server.close(() => r()))];
-}
-
 function headReaches(ledger: Ledger, n: bigint, timeoutMs = 30_000): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`head did not reach ${n}`)), timeoutMs);
@@ -228,15 +182,20 @@ function headReaches(ledger: Ledger, n: bigint, timeoutMs = 30_000): Promise<voi
   });
 }
 
-describe("external miner", () => {
+/** A node that does not mine, for the external miner; its RPC URL. */
+async function idleNode(): Promise<[VsNode, string]> {
+  const [node, close] = await startTestNode({ mine: false });
+  closers.push(close);
+  return [node, node.rpc!.url];
+}
+
+describe("external miner against a node started without mining", () => {
   const miner = devWallet(9);
   const address = miner.address.toLowerCase() as Hex;
 
-  it("ExternalMiner mines blocks over JSON-RPC, reports its hashrate and stops cleanly", async () => {
-    const [ledger, close] = await openLedger(await testGenesis());
-    closers.push(close);
-    const [url, calls, stopServer] = await serveWork(ledger);
-    closers.push(stopServer);
+  it("ExternalMiner mines blocks, reports its hashrate and stops cleanly", async () => {
+    const [node, url] = await idleNode();
+    const ledger = node.ledger;
     const seen: ExternalMinerStatus[] = [];
     const m = new ExternalMiner({ rpcUrl: url, threads: 2, refreshMs: 500, hashrateMs: 0 }, { key: keyOf(miner), address, onStatus: (s) => seen.push(s) });
     await m.start();
@@ -246,17 +205,18 @@ describe("external miner", () => {
     await new Promise((r) => setTimeout(r, 1100)); // one status tick, which reports the hashrate
     await m.stop();
     await m.stop();
-    const after = calls.length;
-    await new Promise((r) => setTimeout(r, 300));
-    expect(calls.length).toBe(after);
     const head = ledger.chain.head;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ledger.chain.head.hash).toBe(head.hash); // nothing mined after stop()
     expect(head.header.miner).toBe(address);
     expect(m.status.found).toBe(Number(head.header.number));
     expect(m.status.rejected).toBe(0);
     expect(m.status.hashes).toBeGreaterThanOrEqual(m.status.found);
     expect(seen.some((s) => s.event === "accepted" && s.lastResult === "block 1 accepted")).toBe(true);
     expect(seen.some((s) => s.event === "tick" && s.hashrate > 0)).toBe(true);
-    expect(calls).toContain("eth_submitHashrate");
+    const provider = new JsonRpcProvider(url, 1984, { staticNetwork: true });
+    expect(BigInt((await provider.send("eth_hashrate", [])) as string)).toBeGreaterThan(0n);
+    provider.destroy();
   });
 
   it("ExternalMiner.start rejects when the node cannot be reached", async () => {
@@ -264,18 +224,29 @@ describe("external miner", () => {
     await expect(m.start()).rejects.toThrow("cannot reach http://127.0.0.1:9");
   });
 
+  it("ExternalMiner shows the node's refusal for a miner that is not eligible", async () => {
+    const [, url] = await idleNode();
+    const outsider = devWallet(1);
+    const seen: ExternalMinerStatus[] = [];
+    const m = new ExternalMiner({ rpcUrl: url, refreshMs: 200 }, { key: keyOf(outsider), address: outsider.address.toLowerCase() as Hex, onStatus: (s) => seen.push(s) });
+    await m.start();
+    await new Promise((r) => setTimeout(r, 700));
+    await m.stop();
+    const errors = seen.filter((s) => s.event === "error");
+    expect(errors).toHaveLength(1); // told once, not on every retry
+    expect(errors[0]!.lastResult).toContain("is not an eligible miner");
+    expect(m.status.found).toBe(0);
+  });
+
   it("vs1984 mine finds blocks, logs each one without a terminal, and stops on Ctrl-C", async () => {
-    const [ledger, close] = await openLedger(await testGenesis());
-    closers.push(close);
-    const [url, , stopServer] = await serveWork(ledger);
-    closers.push(stopServer);
+    const [node, url] = await idleNode();
     const { file } = await writeKeystore(join(dir, "miner-keystore"), keyOf(miner), "e2e password", { scryptN: 1024 });
     const child = spawnCli(["mine", "--rpc", url, "--keystore", file, "--password-file", passwordFile, "--threads", "2"]);
     closers.push(() => void child.kill("SIGKILL"));
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    await headReaches(ledger, 2n);
+    await headReaches(node.ledger, 2n);
     const exited = once(child, "exit");
     child.kill("SIGINT");
     const [code] = (await exited) as [number | null];
@@ -292,5 +263,42 @@ describe("external miner", () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`wrong password for keystore ${file}`);
     expect(run.stderr).not.toContain("e2e password");
+  });
+});
+
+describe("vs1984 wallet against a mining node", () => {
+  it("balance prints VS with 18 decimals, and send transfers from an imported key and prints the receipt's block", async () => {
+    const [node, close] = await startTestNode();
+    closers.push(close);
+    const url = node.rpc!.url;
+    const from = devWallet(4);
+    const to = devWallet(5);
+    const before = await vs1984(["wallet", "balance", to.address, "--rpc", url]);
+    expect(before.code).toBe(0);
+    expect(before.stdout).toBe("10000.000000000000000000 VS\n");
+
+    const datadir = join(dir, "sender");
+    const keyFile = join(dir, "sender-key.txt");
+    await writeFile(keyFile, from.privateKey, { mode: 0o600 });
+    expect((await vs1984(["wallet", "import", "--datadir", datadir, "--key-file", keyFile, "--password-file", passwordFile])).code).toBe(0);
+    const sent = await vs1984(["wallet", "send", "--datadir", datadir, "--to", to.address, "--value", "1.5", "--rpc", url, "--password-file", passwordFile, "--timeout", "30"]);
+    expect(sent.stderr).toBe("");
+    expect(sent.code).toBe(0);
+    const hash = sent.stdout.match(/^Transaction: (0x[0-9a-f]{64})$/m)?.[1];
+    const block = sent.stdout.match(/^Included in block (\d+) \(success, gas used 21000\)$/m)?.[1];
+    expect(hash).toBeDefined();
+    const provider = new JsonRpcProvider(url, 1984, { staticNetwork: true });
+    try {
+      const receipt = await provider.getTransactionReceipt(hash!);
+      expect(receipt!.blockNumber).toBe(Number(block));
+      expect(receipt!.from).toBe(from.address);
+      const tx = await provider.getTransaction(hash!);
+      expect(tx!.type).toBe(2);
+      expect(tx!.value).toBe(parseEther("1.5"));
+    } finally {
+      provider.destroy();
+    }
+    const after = await vs1984(["wallet", "balance", to.address, "--rpc", url]);
+    expect(after.stdout).toBe("10001.500000000000000000 VS\n");
   });
 });
