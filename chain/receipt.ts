@@ -20,15 +20,26 @@ export interface Receipt {
   logs: Log[];
 }
 
+/** The three (byte index, bit mask) pairs Ethereum's 2048-bit bloom sets for one address or topic. */
+export type BloomBits = [number, number, number, number, number, number];
+
+/** The bloom positions of one item (an address or a topic), as the yellow paper's M3:2048 defines them. */
+export function bloomBits(item: Uint8Array): BloomBits {
+  const h = keccak256(item);
+  const out: number[] = [];
+  for (let i = 0; i < 6; i += 2) {
+    const bit = ((h[i]! << 8) | h[i + 1]!) & 2047;
+    out.push(255 - (bit >> 3), 1 << (bit & 7));
+  }
+  return out as BloomBits;
+}
+
 /** Ethereum's 2048-bit bloom over the logs' addresses and topics. */
 export function logsBloom(logs: readonly Log[]): Uint8Array {
   const bloom = new Uint8Array(256);
   const add = (item: Uint8Array): void => {
-    const h = keccak256(item);
-    for (let i = 0; i < 6; i += 2) {
-      const bit = ((h[i]! << 8) | h[i + 1]!) & 2047;
-      bloom[255 - (bit >> 3)]! |= 1 << (bit & 7);
-    }
+    const b = bloomBits(item);
+    for (let i = 0; i < 6; i += 2) bloom[b[i]!]! |= b[i + 1]!;
   };
   for (const log of logs) {
     add(hexToBytes(log.address));

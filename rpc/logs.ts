@@ -1,4 +1,4 @@
-import { keccak256, type Block, type BlockHeader, type ChainEvent, type ChainEventData, type Hex, type Log, type Receipt } from "../chain/index.js";
+import { bloomBits, type BloomBits, type Block, type BlockHeader, type ChainEvent, type ChainEventData, type Hex, type Log, type Receipt } from "../chain/index.js";
 import { FINALIZED_DEPTH, SAFE_DEPTH } from "./eth.js";
 import { type LogJson, formatLog } from "./format.js";
 import { type BlockTag, custom, parseAddress, parseBlockSelector, parseHash } from "./params.js";
@@ -152,18 +152,8 @@ export function matchesLog(filter: LogFilter, log: Log): boolean {
   return true;
 }
 
-/** The three (byte index, bit mask) pairs Ethereum's bloom sets for one address or topic. */
-type BloomBits = [number, number, number, number, number, number];
-
-function bloomBits(itemHex: Hex): BloomBits {
-  // Ethereum's bloom (yellow paper M3:2048), as chain/receipt.ts `logsBloom` sets it.
-  const h = keccak256(Buffer.from(itemHex.slice(2), "hex"));
-  const out: number[] = [];
-  for (let i = 0; i < 6; i += 2) {
-    const bit = ((h[i]! << 8) | h[i + 1]!) & 2047;
-    out.push(255 - (bit >> 3), 1 << (bit & 7));
-  }
-  return out as BloomBits;
+function itemBloomBits(itemHex: Hex): BloomBits {
+  return bloomBits(Buffer.from(itemHex.slice(2), "hex"));
 }
 
 interface BloomQuery {
@@ -177,8 +167,8 @@ function bloomQuery(filter: LogFilter): BloomQuery {
   let q = bloomQueries.get(filter);
   if (!q) {
     const groups: BloomBits[][] = [];
-    if (filter.addresses.length > 0) groups.push(filter.addresses.map(bloomBits));
-    for (const t of filter.topics) if (t && t.length > 0) groups.push(t.map(bloomBits));
+    if (filter.addresses.length > 0) groups.push(filter.addresses.map(itemBloomBits));
+    for (const t of filter.topics) if (t && t.length > 0) groups.push(t.map(itemBloomBits));
     q = { groups };
     bloomQueries.set(filter, q);
   }
