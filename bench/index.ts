@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, as one JSON object (machine-readable) and a table.
 import "../node/polyfills.js";
 import { benchBlockImport } from "./blockImport.js";
+import { benchRpc } from "./rpc.js";
 import { benchSealVerify } from "./sealVerify.js";
 import { benchTxAdmission } from "./txAdmission.js";
 
@@ -8,6 +9,7 @@ const results: Record<string, Record<string, number>> = {
   txAdmission: await benchTxAdmission(),
   blockImport: await benchBlockImport(),
   sealVerify: await benchSealVerify(),
+  rpc: await benchRpc(),
 };
 
 const rows: { bench: string; figure: string; value: string }[] = [];
