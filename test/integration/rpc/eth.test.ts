@@ -11,7 +11,6 @@ import {
   KECCAK_EMPTY,
   NATIVE_TOKEN_ADDRESS,
   TRANSFER_TOPIC,
-  isNodeError,
   keccak256,
   type Block,
   type Hex,
@@ -25,7 +24,8 @@ import { RpcError } from "../../../rpc/rpcError.js";
 import { vsMethods } from "../../../rpc/vs.js";
 import { devWallet, keyOf, openLedger, testGenesis } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
-import { expectValidResult, hasSpec } from "../../helpers/spec.js";
+import { serveRegistry } from "../../helpers/rpcClient.js";
+import { expectValidResult } from "../../helpers/spec.js";
 
 const GWEI = 10n ** 9n;
 const ONE_VS = 10n ** 18n;
@@ -36,7 +36,10 @@ afterAll(async () => {
 
 type Call = (name: string, ...params: unknown[]) => Promise<unknown>;
 
-/** A registry of the eth_ (and vs_) methods over a ledger, and a `call` that checks every spec-defined answer. */
+/**
+ * The eth_ (and vs_) methods over a ledger on RocksDB, served by the real RPC server on a random
+ * port; `call` is a JSON-RPC request over HTTP that checks every spec-defined answer.
+ */
 function registryFor(ledger: Ledger, overrides: Partial<EthDeps> = {}): Call {
   const registry = new MethodRegistry().register(
     ...ethMethods({
@@ -51,13 +54,9 @@ function registryFor(ledger: Ledger, overrides: Partial<EthDeps> = {}): Call {
     }),
     ...vsMethods({ chain: ledger.chain }),
   );
-  return async (name, ...params) => {
-    const method = registry.get(name);
-    if (!method) throw new Error(`no method ${name}`);
-    const result = await method.call(params, { connection: null });
-    if (hasSpec(name)) expectValidResult(name, result);
-    return result;
-  };
+  const [call, close] = serveRegistry(registry);
+  closers.push(close);
+  return call;
 }
 
 /** The RpcError a call rejects with. */
@@ -437,18 +436,18 @@ describe("eth_ methods over a mined chain", () => {
     expect(e.message).toMatch(/^insufficient funds for gas \* price \+ value/);
   });
 
-  it("submits raw transactions and lets the pool's rejection through as a NodeError", async () => {
+  it("submits raw transactions and answers the pool's rejections with -32000 and geth's words", async () => {
     const raw = await devWallet(2).signTransaction({ type: 2, chainId: 1984, nonce: 0, to: recipient, value: 5n, gasLimit: 21000, maxFeePerGas: 3n * GWEI, maxPriorityFeePerGas: GWEI });
     const hash = await call("eth_sendRawTransaction", raw);
     expect(hash).toBe(Transaction.from(raw).hash);
     expect(ledger.pool.get(hash as Hex)).toBeDefined();
-    const again = await call("eth_sendRawTransaction", raw).catch((e: unknown) => e);
-    expect(isNodeError(again) && again.code).toBe("TXPOOL_ALREADY_KNOWN");
-    const garbage = await call("eth_sendRawTransaction", "0xc0ffee").catch((e: unknown) => e);
-    expect(isNodeError(garbage) && garbage.code).toBe("TX_BAD_RLP");
+    const again = await rpcError(call("eth_sendRawTransaction", raw));
+    expect([again.code, again.message]).toEqual([-32000, expect.stringMatching(/^already known/)]);
+    const garbage = await rpcError(call("eth_sendRawTransaction", "0xc0ffee"));
+    expect([garbage.code, garbage.message]).toEqual([-32000, expect.stringMatching(/malformed transaction/)]);
     const stale = await devWallet(0).signTransaction({ type: 2, chainId: 1984, nonce: 0, to: recipient, value: 5n, gasLimit: 21000, maxFeePerGas: 3n * GWEI, maxPriorityFeePerGas: GWEI });
-    const low = await call("eth_sendRawTransaction", stale).catch((e: unknown) => e);
-    expect(isNodeError(low) && low.code).toBe("TX_NONCE_TOO_LOW");
+    const low = await rpcError(call("eth_sendRawTransaction", stale));
+    expect([low.code, low.message]).toEqual([-32000, expect.stringMatching(/^nonce too low/)]);
   });
 
   it("refuses bad parameters with -32602 naming the argument", async () => {

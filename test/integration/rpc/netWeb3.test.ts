@@ -1,21 +1,23 @@
-import { describe, expect, it } from "@jest/globals";
+import { afterAll, describe, expect, it } from "@jest/globals";
 import { KECCAK_EMPTY } from "../../../chain/index.js";
 import { netMethods } from "../../../rpc/net.js";
 import { MethodRegistry } from "../../../rpc/rpcMethod.js";
 import { RpcError } from "../../../rpc/rpcError.js";
 import { clientVersion, web3Methods } from "../../../rpc/web3.js";
-import { expectValidResult, hasSpec } from "../../helpers/spec.js";
+import { serveRegistry, type RpcCall } from "../../helpers/rpcClient.js";
 
-function registry(peers: () => number): (name: string, ...params: unknown[]) => Promise<unknown> {
-  const r = new MethodRegistry().register(
-    ...netMethods({ chainId: 1984n, peerCount: peers }),
-    ...web3Methods({ clientVersion: clientVersion("0.1.0") }),
+const closers: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of closers) await c();
+});
+
+/** The net_ and web3_ methods served by the real RPC server on a random port; calls over HTTP. */
+function registry(peers: () => number): RpcCall {
+  const [call, close] = serveRegistry(
+    new MethodRegistry().register(...netMethods({ chainId: 1984n, peerCount: peers }), ...web3Methods({ clientVersion: clientVersion("0.1.0") })),
   );
-  return async (name, ...params) => {
-    const result = await r.get(name)!.call(params, { connection: null });
-    if (hasSpec(name)) expectValidResult(name, result);
-    return result;
-  };
+  closers.push(close);
+  return call;
 }
 
 describe("net_ and web3_ methods", () => {
