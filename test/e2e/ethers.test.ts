@@ -52,3 +52,27 @@ describe("real clients against `vs1984 node --dev`", () => {
     }
   });
 });
+
+describe("`vs1984 node --dev` lifecycle", () => {
+  it("stops cleanly on Ctrl-C and a restart continues from the same head", async () => {
+    const [dir, remove] = tempDir();
+    cleanups.push(remove);
+    const first = runCli(["node", "--dev", "--datadir", dir, "--rpc.port", "0"]);
+    running.push(first);
+    await first.waitFor(/"number":"3"/, 60_000);
+    expect(await first.stop()).toBe(0);
+    expect(first.output()).toMatch(/Stopped cleanly/);
+    const heads = [...first.output().matchAll(/"number":"(\d+)"/g)].map((m) => Number(m[1]));
+    const last = Math.max(...heads);
+
+    const second = runCli(["node", "--dev", "--datadir", dir, "--rpc.port", "0", "--no-mine"]);
+    running.push(second);
+    const started = await second.waitFor(/"head":"(\d+)"[^\n]*"msg":"Node started"/);
+    expect(Number(started[1])).toBe(last);
+    const url = (await second.waitFor(/"url":"(http:\/\/127\.0\.0\.1:\d+\/)"/))[1]!;
+    const provider = new JsonRpcProvider(url, undefined, { staticNetwork: true });
+    expect(await provider.getBlockNumber()).toBe(last);
+    provider.destroy();
+    expect(await second.stop()).toBe(0);
+  });
+});
