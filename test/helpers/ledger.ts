@@ -57,3 +57,32 @@ export async function openLedger(
     },
   ];
 }
+
+/** Fee caps of a test transfer, in wei. */
+export interface TransferFees {
+  maxFeePerGas: bigint;
+  maxPriorityFeePerGas: bigint;
+}
+
+const DEFAULT_FEES: TransferFees = { maxFeePerGas: 3n * 10n ** 9n, maxPriorityFeePerGas: 10n ** 9n };
+
+/** Signs (ethers) a type 2 transfer from dev account `from` and pools it in `ledger`; returns its hash. */
+export async function sendTransfer(
+  ledger: Ledger,
+  from: number,
+  to: string,
+  value: bigint,
+  nonce: number,
+  fees: TransferFees = DEFAULT_FEES,
+): Promise<Hex> {
+  const raw = await devWallet(from).signTransaction({
+    type: 2,
+    chainId: Number(ledger.chain.genesis.chainId),
+    nonce,
+    to,
+    value,
+    gasLimit: 21000,
+    ...fees,
+  });
+  return ledger.submitRawTransaction(hexToBytes(raw as Hex));
+}

@@ -37,3 +37,14 @@ export function serveRegistry(registry: MethodRegistry): [RpcCall, () => Promise
     () => server.stop(),
   ];
 }
+
+/** The RpcError a call rejects with (fails the test if it resolves or rejects otherwise). */
+export async function rpcError(p: Promise<unknown>): Promise<RpcError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof RpcError) return e;
+    throw e;
+  }
+  throw new Error("expected the call to fail with an RpcError");
+}

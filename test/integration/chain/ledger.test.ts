@@ -10,7 +10,7 @@ import { NATIVE_TOKEN_ADDRESS, TRANSFER_TOPIC } from "../../../chain/execution.j
 import { keccak256 } from "../../../chain/keccak.js";
 import type { Hex } from "../../../chain/types.js";
 import type { Ledger } from "../../../node/ledger.js";
-import { devWallet, keyOf, openLedger, tempDir, testGenesis } from "../../helpers/ledger.js";
+import { devWallet, keyOf, openLedger, tempDir, testGenesis, sendTransfer } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
 
 const ONE_VS = 10n ** 18n;
@@ -19,19 +19,7 @@ afterAll(async () => {
   for (const c of closers.reverse()) await c();
 });
 
-async function transfer(ledger: Ledger, from: number, to: string, value: bigint, nonce: number): Promise<Hex> {
-  const raw = await devWallet(from).signTransaction({
-    type: 2,
-    chainId: Number(ledger.chain.genesis.chainId),
-    nonce,
-    to,
-    value,
-    gasLimit: 21000,
-    maxFeePerGas: 3n * 10n ** 9n,
-    maxPriorityFeePerGas: 10n ** 9n,
-  });
-  return ledger.submitRawTransaction(hexToBytes(raw as Hex));
-}
+const transfer = sendTransfer;
 
 /** Balances implied by replaying the canonical chain's transfers over the genesis allocation. */
 async function replayBalances(ledger: Ledger, genesis: GenesisConfig): Promise<Map<Hex, bigint>> {

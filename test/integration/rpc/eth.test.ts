@@ -20,11 +20,10 @@ import { devAccount } from "../../../node/devAccounts.js";
 import type { Ledger } from "../../../node/ledger.js";
 import { ethMethods, type EthDeps } from "../../../rpc/eth.js";
 import { MethodRegistry } from "../../../rpc/rpcMethod.js";
-import { RpcError } from "../../../rpc/rpcError.js";
 import { vsMethods } from "../../../rpc/vs.js";
-import { devWallet, keyOf, openLedger, testGenesis } from "../../helpers/ledger.js";
+import { devWallet, keyOf, openLedger, testGenesis, sendTransfer } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
-import { serveRegistry } from "../../helpers/rpcClient.js";
+import { serveRegistry, rpcError } from "../../helpers/rpcClient.js";
 import { expectValidResult } from "../../helpers/spec.js";
 
 const GWEI = 10n ** 9n;
@@ -59,32 +58,12 @@ function registryFor(ledger: Ledger, overrides: Partial<EthDeps> = {}): Call {
   return call;
 }
 
-/** The RpcError a call rejects with. */
-async function rpcError(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RpcError) return e;
-    throw e;
-  }
-  throw new Error("expected the call to fail");
-}
 
 const minerWallet = devWallet(9);
 const mine = (ledger: Ledger): Promise<Block> => mineBlock(ledger, keyOf(minerWallet), minerWallet.address.toLowerCase() as Hex);
 
-async function sendType2(ledger: Ledger, from: number, to: string, value: bigint, nonce: number, tipGwei: bigint, maxFeeGwei = 10n): Promise<Hex> {
-  const raw = await devWallet(from).signTransaction({
-    type: 2,
-    chainId: Number(ledger.chain.genesis.chainId),
-    nonce,
-    to,
-    value,
-    gasLimit: 21000,
-    maxFeePerGas: maxFeeGwei * GWEI,
-    maxPriorityFeePerGas: tipGwei * GWEI,
-  });
-  return ledger.submitRawTransaction(hexToBytes(raw as Hex));
+function sendType2(ledger: Ledger, from: number, to: string, value: bigint, nonce: number, tipGwei: bigint, maxFeeGwei = 10n): Promise<Hex> {
+  return sendTransfer(ledger, from, to, value, nonce, { maxFeePerGas: maxFeeGwei * GWEI, maxPriorityFeePerGas: tipGwei * GWEI });
 }
 
 describe("eth_ methods over a mined chain", () => {

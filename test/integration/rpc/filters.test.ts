@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { Wallet } from "ethers";
-import { hexToBytes } from "@ethereumjs/util";
 import { ChainEvent, type Block } from "../../../chain/blockchain.js";
 import { NATIVE_TOKEN_ADDRESS, TRANSFER_TOPIC } from "../../../chain/execution.js";
 import { TxPoolEvent } from "../../../chain/txPool.js";
@@ -8,10 +7,11 @@ import type { Hex } from "../../../chain/types.js";
 import type { Ledger } from "../../../node/ledger.js";
 import { FilterManager, type FilterManagerOptions, filterMethods } from "../../../rpc/filters.js";
 import { defaultLogLimits } from "../../../rpc/logs.js";
-import { RpcError, RpcErrorCode } from "../../../rpc/rpcError.js";
+import { RpcErrorCode } from "../../../rpc/rpcError.js";
 import { MethodRegistry, type RpcConnection } from "../../../rpc/rpcMethod.js";
-import { devWallet, keyOf, openLedger, testGenesis } from "../../helpers/ledger.js";
+import { devWallet, keyOf, openLedger, testGenesis, sendTransfer } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
+import { rpcError } from "../../helpers/rpcClient.js";
 
 const ONE_VS = 10n ** 18n;
 const closers: (() => Promise<void> | void)[] = [];
@@ -30,17 +30,7 @@ async function transfer(ledger: Ledger, from: number, to: Hex, value: bigint): P
   nonces.set(ledger, used);
   const nonce = used.get(from) ?? 0;
   used.set(from, nonce + 1);
-  const raw = await devWallet(from).signTransaction({
-    type: 2,
-    chainId: Number(ledger.chain.genesis.chainId),
-    nonce,
-    to,
-    value,
-    gasLimit: 21000,
-    maxFeePerGas: 3n * 10n ** 9n,
-    maxPriorityFeePerGas: 10n ** 9n,
-  });
-  return ledger.submitRawTransaction(hexToBytes(raw as Hex));
+  return sendTransfer(ledger, from, to, value, nonce);
 }
 
 const mine = (ledger: Ledger, m = miner): Promise<Block> => mineBlock(ledger, keyOf(m), addr(m));
@@ -61,15 +51,6 @@ function api(ledger: Ledger, opts: Partial<FilterManagerOptions> = {}): Api {
   };
 }
 
-async function rpcError(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RpcError) return e;
-    throw e;
-  }
-  throw new Error("expected an RpcError");
-}
 
 /** A WebSocket connection as the server would hand it to methods; `close()` runs its close handlers. */
 function fakeConnection(id: string): RpcConnection & { close(): void } {

@@ -1,17 +1,17 @@
 import { afterAll, describe, expect, it } from "@jest/globals";
 import { Wallet } from "ethers";
-import { hexToBytes } from "@ethereumjs/util";
 import { ChainEvent, type Block } from "../../../chain/blockchain.js";
 import { NATIVE_TOKEN_ADDRESS, TRANSFER_TOPIC } from "../../../chain/execution.js";
 import { TxPoolEvent } from "../../../chain/txPool.js";
 import type { Hex } from "../../../chain/types.js";
 import type { Ledger } from "../../../node/ledger.js";
 import { formatBlock } from "../../../rpc/format.js";
-import { RpcError, RpcErrorCode } from "../../../rpc/rpcError.js";
+import { RpcErrorCode } from "../../../rpc/rpcError.js";
 import { MethodRegistry, type RpcConnection } from "../../../rpc/rpcMethod.js";
 import { SubscriptionManager, type SubscriptionManagerOptions, subscriptionMethods } from "../../../rpc/subscriptions.js";
-import { devWallet, keyOf, openLedger, testGenesis } from "../../helpers/ledger.js";
+import { devWallet, keyOf, openLedger, testGenesis, sendTransfer } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
+import { rpcError } from "../../helpers/rpcClient.js";
 
 const ONE_VS = 10n ** 18n;
 const closers: (() => Promise<void> | void)[] = [];
@@ -29,17 +29,7 @@ async function transfer(ledger: Ledger, from: number, to: Hex, value: bigint): P
   nonces.set(ledger, used);
   const nonce = used.get(from) ?? 0;
   used.set(from, nonce + 1);
-  const raw = await devWallet(from).signTransaction({
-    type: 2,
-    chainId: Number(ledger.chain.genesis.chainId),
-    nonce,
-    to,
-    value,
-    gasLimit: 21000,
-    maxFeePerGas: 3n * 10n ** 9n,
-    maxPriorityFeePerGas: 10n ** 9n,
-  });
-  return ledger.submitRawTransaction(hexToBytes(raw as Hex));
+  return sendTransfer(ledger, from, to, value, nonce);
 }
 
 const mine = (ledger: Ledger, m = devWallet(9)): Promise<Block> => mineBlock(ledger, keyOf(m), addr(m));
@@ -89,15 +79,6 @@ function api(ledger: Ledger, opts: Partial<SubscriptionManagerOptions> = {}): Ap
   return { subs, call: (method, params, connection) => registry.get(method)!.call(params, { connection }) };
 }
 
-async function rpcError(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RpcError) return e;
-    throw e;
-  }
-  throw new Error("expected an RpcError");
-}
 
 interface LogJson {
   transactionHash: Hex;
