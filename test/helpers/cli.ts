@@ -12,6 +12,8 @@ export interface CliProcess {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   /** SIGINT, then waits for the exit code (SIGKILL after a grace period). */
   stop(): Promise<number | null>;
+  /** Waits for the process to exit by itself; its exit code. */
+  exited(): Promise<number | null>;
 }
 
 /** Runs `vs1984 <args>` (bin/vs1984.js) as a child process. */
@@ -52,6 +54,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess 
         });
       });
     },
+    exited: () => exited,
     async stop() {
       if (child.exitCode !== null) return child.exitCode;
       child.kill("SIGINT");
