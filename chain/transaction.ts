@@ -113,7 +113,7 @@ export function intrinsicGas(data: Uint8Array): bigint {
 }
 
 /** Intrinsic gas of a decoded transaction: {@link intrinsicGas} of its calldata plus EIP-2930 prices for its access list. */
-export function intrinsicGasOf(tx: SignedTx): bigint {
+export function intrinsicGasOf(tx: Pick<SignedTx, "data" | "accessList">): bigint {
   let gas = intrinsicGas(tx.data);
   for (const entry of tx.accessList) gas += accessListEntryGas(entry.storageKeys.length);
   return gas;

@@ -182,8 +182,7 @@ function asServerError(e: unknown): unknown {
 
 /** Gas a request needs: intrinsic gas of its calldata and access list (a transfer executes nothing more). */
 function requestGas(req: TxRequest): bigint {
-  // intrinsicGasOf reads only the calldata and the access list of the transaction it is given
-  return intrinsicGasOf({ data: req.input, accessList: req.accessList } as Pick<SignedTx, "data" | "accessList"> as SignedTx);
+  return intrinsicGasOf({ data: req.input, accessList: req.accessList });
 }
 
 function noContractCreation(): RpcError {
