@@ -143,6 +143,11 @@ export class TxPool extends EventEmitter<TxPoolEventData> {
     return this.byHash.get(hash)?.tx;
   }
 
+  /** The sender's pooled transactions, nonce ascending (pending and queued). */
+  senderTransactions(address: Hex): SignedTx[] {
+    return this.senders.get(address)?.entries.map((e) => e.tx) ?? [];
+  }
+
   /** Whether a transaction with this hash is pooled. */
   has(hash: Hex): boolean {
     return this.byHash.has(hash);

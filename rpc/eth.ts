@@ -31,7 +31,7 @@ export interface DevAccountKey {
 /** What the `eth_` methods read and call: the chain, the pool, transaction submission and mining. */
 export interface EthDeps {
   chain: Blockchain;
-  pool: Pick<TxPool, "get" | "content">;
+  pool: Pick<TxPool, "get" | "senderTransactions">;
   /** Decodes, validates and pools a raw signed transaction (Ledger.submitRawTransaction); rejects with NodeErrors. */
   submitRawTransaction(raw: Uint8Array): Promise<Hex>;
   /** Work packages for external miners (eth_getWork / eth_submitWork). */
@@ -323,9 +323,7 @@ export function ethMethods(deps: EthDeps): RpcMethod[] {
   /** Head nonce plus the sender's pooled transactions that follow it without a gap (geth's pending nonce). */
   async function pendingNonce(address: Hex): Promise<bigint> {
     let nonce = (await chain.headState().getAccount(address)).nonce;
-    const { pending, queued } = pool.content();
-    const txs = [...(pending.get(address) ?? []), ...(queued.get(address) ?? [])].sort((a, b) => (a.nonce < b.nonce ? -1 : a.nonce > b.nonce ? 1 : 0));
-    for (const tx of txs) {
+    for (const tx of pool.senderTransactions(address)) {
       if (tx.nonce === nonce) nonce++;
       else if (tx.nonce > nonce) break;
     }
