@@ -2,7 +2,7 @@ import { RLP } from "@ethereumjs/rlp";
 import { bytesToBigInt, bytesToHex, hexToBytes } from "@ethereumjs/util";
 import { MEDIAN_TIME_SPAN, checkTimestamp, nextDifficulty, streakCount } from "./difficulty.js";
 import { verifySeal } from "./seal.js";
-import { Bucket, NodeError, SerialQueue, bucketKey, encodeHeader, numberKey, type BatchOp, type Block, type BlockHeader, type Blockchain, type Hex, type ImportResult } from "../chain/index.js";
+import { Bucket, NodeError, SerialQueue, bucketKey, encodeHeader, headerHash, numberKey, type BatchOp, type Block, type BlockHeader, type Blockchain, type Hex, type ImportResult } from "../chain/index.js";
 
 /** Error codes of the consensus checks around import. */
 export const ConsensusErrorCode = {
@@ -61,8 +61,10 @@ export class BlockImporter {
     });
   }
 
-  private async importChecked(block: Block): Promise<ImportResult> {
+  private async importChecked(given: Block): Promise<ImportResult> {
     const { chain } = this.modules;
+    // the hash is always recomputed: a peer's claimed hash is never trusted as a key
+    const block: Block = { ...given, hash: headerHash(given.header) };
     if ((await chain.getTotalDifficulty(block.hash)) !== undefined) return { status: "known", hash: block.hash };
     const { header } = block;
     await this.checkNotBanned(header);
@@ -75,9 +77,9 @@ export class BlockImporter {
     }
     await this.checkTimestamp(header);
     await verifySeal(header, { scrypt: chain.genesis.consensus.scrypt, miners: this.miners, penaltyExponent: req.penaltyExponent });
-    const first = await this.firstBlockAt(header.number, header.miner);
+    const first = await this.firstBlockOn(header.parentHash, header.miner);
     if (first !== undefined && first !== block.hash) await this.punishEquivocation(header, first);
-    const record: BatchOp = { type: "put", key: minerAtHeightKey(header.number, header.miner), value: hexToBytes(block.hash) };
+    const record: BatchOp = { type: "put", key: minerOnParentKey(header.parentHash, header.miner), value: hexToBytes(block.hash) };
     return chain.importBlock(block, [record]);
   }
 
@@ -92,9 +94,13 @@ export class BlockImporter {
     return { difficulty, penaltyExponent: streakCount(miner, previous.map((h) => h.miner)) };
   }
 
-  /** The first block hash seen from `miner` at `number`, if any. */
-  async firstBlockAt(number: bigint, miner: Hex): Promise<Hex | undefined> {
-    const v = await this.modules.chain.getRaw(minerAtHeightKey(number, miner));
+  /**
+   * The first block hash seen from `miner` on `parentHash`, if any. Two blocks by one miner on the
+   * same parent are the parallel submissions the rules forbid; a miner sealing again at a height
+   * after a reorg (on another parent) is not equivocating.
+   */
+  async firstBlockOn(parentHash: Hex, miner: Hex): Promise<Hex | undefined> {
+    const v = await this.modules.chain.getRaw(minerOnParentKey(parentHash, miner));
     return v ? (bytesToHex(v) as Hex) : undefined;
   }
 
@@ -117,7 +123,10 @@ export class BlockImporter {
   private async punishEquivocation(header: BlockHeader, firstHash: Hex): Promise<never> {
     const { chain } = this.modules;
     const first = await chain.getHeader(firstHash);
-    const until = header.number + BigInt(chain.genesis.consensus.banBlocks);
+    // a late twin at an old height never shortens a ban already in force
+    const previous = (await this.bannedUntil(header.miner)) ?? 0n;
+    const proposed = header.number + BigInt(chain.genesis.consensus.banBlocks);
+    const until = proposed > previous ? proposed : previous;
     const ops: BatchOp[] = [
       { type: "put", key: bucketKey(Bucket.minerBan, hexToBytes(header.miner)), value: numberKey(until) },
     ];
@@ -131,7 +140,7 @@ export class BlockImporter {
     await chain.writeRaw(ops);
     throw new ConsensusError(
       { code: ConsensusErrorCode.EQUIVOCATION, miner: header.miner },
-      `miner ${header.miner} sealed two blocks at height ${header.number} (${firstHash} first); banned until block ${until}`,
+      `miner ${header.miner} sealed two blocks on parent ${header.parentHash} at height ${header.number} (${firstHash} first); banned until block ${until}`,
     );
   }
 
@@ -153,7 +162,7 @@ export class BlockImporter {
   }
 }
 
-/** Key of the (height, miner) -> first block record. */
-function minerAtHeightKey(number: bigint, miner: Hex): Uint8Array {
-  return bucketKey(Bucket.minerAtHeight, numberKey(number), hexToBytes(miner));
+/** Key of the (parent, miner) -> first block record. */
+function minerOnParentKey(parentHash: Hex, miner: Hex): Uint8Array {
+  return bucketKey(Bucket.minerOnParent, hexToBytes(parentHash), hexToBytes(miner));
 }

@@ -55,7 +55,7 @@ export const defaultWorkProviderOptions: WorkProviderOptions = { maxJobs: 64 };
 export class WorkProvider {
   private readonly opts: WorkProviderOptions;
   private readonly jobs = new Map<Hex, SealJob>();
-  /** "number:miner" of solutions being imported, so two concurrent submissions cannot both pass the check. */
+  /** "parent:miner" of solutions being imported, so two concurrent submissions cannot both pass the check. */
   private readonly inFlight = new Set<string>();
 
   constructor(
@@ -86,33 +86,45 @@ export class WorkProvider {
     };
   }
 
-  /** Seals the job of `solution.sealHash` and imports the block; refuses a second solution by a miner at a height. */
+  /** Seals the job of `solution.sealHash` and imports the block; refuses a second solution by a miner on one parent. */
   async submitWork(solution: WorkSolution): Promise<ImportResult> {
     const job = this.jobs.get(solution.sealHash.toLowerCase() as Hex);
     if (!job) throw new WorkError({ code: WorkErrorCode.UNKNOWN_WORK }, `no work package with seal hash ${solution.sealHash}`);
-    const { header: unsealed, transactions } = job.template;
-    const slot = `${unsealed.number}:${unsealed.miner}`;
-    const first = this.inFlight.has(slot) ? "(being imported)" : await this.modules.importer.firstBlockAt(unsealed.number, unsealed.miner);
-    if (first !== undefined) {
+    const unsealed = job.template.header;
+    const slot = `${unsealed.parentHash}:${unsealed.miner}`;
+    if (this.inFlight.has(slot)) {
       throw new WorkError(
         { code: WorkErrorCode.ALREADY_SUBMITTED },
-        `a block by ${unsealed.miner} at height ${unsealed.number} was already accepted ${first}`,
+        `a block by ${unsealed.miner} at height ${unsealed.number} is being imported`,
       );
     }
+    // claimed before any await, so two concurrent submissions cannot both pass the check
+    this.inFlight.add(slot);
+    try {
+      const first = await this.modules.importer.firstBlockOn(unsealed.parentHash, unsealed.miner);
+      if (first !== undefined) {
+        throw new WorkError(
+          { code: WorkErrorCode.ALREADY_SUBMITTED },
+          `a block by ${unsealed.miner} at height ${unsealed.number} was already accepted on this parent (${first})`,
+        );
+      }
+      return await this.seal(solution, job);
+    } finally {
+      this.inFlight.delete(slot);
+    }
+  }
+
+  private async seal(solution: WorkSolution, job: SealJob): Promise<ImportResult> {
+    const { header: unsealed, transactions } = job.template;
     const header: BlockHeader = {
       ...unsealed,
       nonce: solution.nonce.toLowerCase() as Hex,
       mixHash: solution.mixHash.toLowerCase() as Hex,
       sealSignature: solution.signature.toLowerCase() as Hex,
     };
-    this.inFlight.add(slot);
-    try {
-      const result = await this.modules.importer.importBlock({ header, transactions, hash: headerHash(header) });
-      this.jobs.delete(solution.sealHash.toLowerCase() as Hex);
-      return result;
-    } finally {
-      this.inFlight.delete(slot);
-    }
+    const result = await this.modules.importer.importBlock({ header, transactions, hash: headerHash(header) });
+    this.jobs.delete(solution.sealHash.toLowerCase() as Hex);
+    return result;
   }
 }
 

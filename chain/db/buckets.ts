@@ -19,14 +19,16 @@ export enum Bucket {
   stateNode = 7,
   /** meta key (ascii) -> value: "head" -> head hash, "genesis" -> genesis hash */
   meta = 8,
-  /** block number ++ miner address -> hash of the first block seen from that miner at that height */
-  minerAtHeight = 9,
+  /** retired: (number, miner) records of the first equivocation rule, replaced by minerOnParent */
+  retiredMinerAtHeight = 9,
   /** miner address -> last banned height (8 bytes) after equivocation */
   minerBan = 10,
   /** miner address ++ block number -> RLP [header1, header2]: equivocation evidence */
   equivocation = 11,
   /** block hash -> the 20-byte senders of its transactions, concatenated (no recovery when reading a body) */
   senders = 12,
+  /** parent hash ++ miner address -> hash of the first block seen from that miner on that parent */
+  minerOnParent = 13,
 }
 
 /** The key `bucket ++ parts...`. */

@@ -171,3 +171,43 @@ describe("block importer under concurrency", () => {
     expect(await ledger.importer.bannedUntil(addr(7))).toBeDefined();
   });
 });
+
+describe("equivocation is two blocks by one miner on the same parent", () => {
+  it("accepts a miner sealing again at a height on another parent (as after a reorg), without a ban", async () => {
+    const genesis = await testGenesis();
+    const [a, closeA] = await openLedger(genesis);
+    const [b, closeB] = await openLedger(genesis);
+    closers.push(closeA, closeB);
+    await mineBlock(a, keyOf(devWallet(7)), addr(7)); // a1
+    const d2 = await mineBlock(a, keyOf(devWallet(9)), addr(9)); // miner 9 at height 2 on a1
+    const b1 = await mineBlock(b, keyOf(devWallet(8)), addr(8));
+    const c2 = await mineBlock(b, keyOf(devWallet(9)), addr(9)); // miner 9 at height 2 again, on b1
+    expect(c2.header.number).toBe(d2.header.number);
+    expect(c2.header.parentHash).not.toBe(d2.header.parentHash);
+    await a.importBlock(b1);
+    expect(["head", "side"]).toContain((await a.importBlock(c2)).status);
+    expect(await a.importer.bannedUntil(addr(9))).toBeUndefined();
+    expect(await a.chain.getTotalDifficulty(c2.hash)).toBe(await a.chain.getTotalDifficulty(d2.hash));
+  });
+
+  it("refuses one of two concurrent work submissions on one parent, without banning the node's own miner", async () => {
+    const genesis = await testGenesis();
+    const [ledger, close] = await openLedger(genesis);
+    closers.push(close);
+    const work = await ledger.work.getWork(addr(8));
+    const sh = Buffer.from(work.sealHash.slice(2), "hex");
+    const solutions: { sealHash: Hex; nonce: Hex; mixHash: Hex; signature: Hex }[] = [];
+    for (let n = 0n; solutions.length < 2; n++) {
+      const nonce = Buffer.alloc(8);
+      nonce.writeBigUInt64BE(n);
+      const mix = await computeMixHash(sh, nonce, addr(8), genesis.consensus.scrypt);
+      if (bytesToBigInt(mix) > BigInt(work.target)) continue;
+      solutions.push({ sealHash: work.sealHash, nonce: bytesToHex(nonce) as Hex, mixHash: bytesToHex(mix) as Hex, signature: signSeal(sealMessage(sh, nonce, mix), keyOf(devWallet(8))) });
+    }
+    const results = await Promise.allSettled(solutions.map((sol) => ledger.work.submitWork(sol)));
+    expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    expect(((results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason as { code: string }).code).toBe(WorkErrorCode.ALREADY_SUBMITTED);
+    expect(await ledger.importer.bannedUntil(addr(8))).toBeUndefined();
+    expect(ledger.chain.head.header.number).toBe(1n);
+  });
+});
