@@ -34,6 +34,8 @@ export interface TxPoolModules {
   baseFee: () => bigint;
   /** Accounts of the current head state. */
   state: () => AccountReader;
+  /** The block gas limit: a transaction asking for more could never be mined. */
+  blockGasLimit?: bigint;
 }
 
 /** Error codes of the pool itself (validation of a single transaction uses TxErrorCode). */
@@ -42,6 +44,7 @@ export const TxPoolErrorCode = {
   REPLACEMENT_UNDERPRICED: "TXPOOL_REPLACEMENT_UNDERPRICED",
   POOL_FULL: "TXPOOL_POOL_FULL",
   SENDER_LIMIT: "TXPOOL_SENDER_LIMIT",
+  EXCEEDS_BLOCK_GAS_LIMIT: "TXPOOL_EXCEEDS_BLOCK_GAS_LIMIT",
 } as const;
 /** One of TxPoolErrorCode. */
 export type TxPoolErrorCode = (typeof TxPoolErrorCode)[keyof typeof TxPoolErrorCode];
@@ -276,6 +279,13 @@ export class TxPool extends EventEmitter<TxPoolEventData> {
       throw new TxError(
         { code: TxErrorCode.WRONG_CHAIN_ID, expected: this.modules.chainId, got: tx.chainId },
         `wrong chain id: the transaction is signed for chain ${tx.chainId}, this chain is ${this.modules.chainId}`,
+      );
+    }
+    const { blockGasLimit } = this.modules;
+    if (blockGasLimit !== undefined && tx.gasLimit > blockGasLimit) {
+      throw new TxPoolError(
+        { code: TxPoolErrorCode.EXCEEDS_BLOCK_GAS_LIMIT, hash: tx.hash },
+        `exceeds block gas limit: the transaction asks for ${tx.gasLimit} gas, a block holds ${blockGasLimit}`,
       );
     }
     checkFee(tx, this.modules.baseFee());

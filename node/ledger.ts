@@ -1,6 +1,7 @@
 import { join } from "node:path";
+import { bytesToHex } from "@ethereumjs/util";
 import { BlockImporter, BlockProducer, Miner, type MinerOptions, WorkProvider, isBetterTip } from "../consensus/index.js";
-import { Blockchain, ChainEvent, RocksStore, TxPool, decodeTransaction, type Block, type ChainEventData, type GenesisConfig, type Hex, type SignedTx, type TxPoolOptions } from "../chain/index.js";
+import { Blockchain, ChainEvent, RocksStore, TxPool, TxPoolError, TxPoolErrorCode, decodeTransaction, keccak256, type Block, type ChainEventData, type GenesisConfig, type Hex, type SignedTx, type TxPoolOptions } from "../chain/index.js";
 
 /** Options of the ledger: where its data lives, which chain, and whether it mines. */
 export interface LedgerOptions {
@@ -44,6 +45,7 @@ export class Ledger {
       chainId: genesis.chainId,
       baseFee: () => genesis.baseFeePerGas,
       state: () => this.chain.headState(),
+      blockGasLimit: genesis.gasLimit,
     });
     this.importer = new BlockImporter({ chain: this.chain, now: opts.now, onImported: opts.onImported });
     this.producer = new BlockProducer(
@@ -89,6 +91,11 @@ export class Ledger {
 
   /** Decodes, validates and pools a raw signed transaction; returns its hash. Throws TxError / TxPoolError. */
   async submitRawTransaction(raw: Uint8Array): Promise<Hex> {
+    // a known transaction is refused before its signature is recovered again
+    const hash = bytesToHex(keccak256(raw)) as Hex;
+    if (this.pool.has(hash)) {
+      throw new TxPoolError({ code: TxPoolErrorCode.ALREADY_KNOWN, hash }, `already known: transaction ${hash} is pooled`);
+    }
     const tx = decodeTransaction(raw, this.opts.genesis.chainId);
     await this.pool.add(tx);
     return tx.hash;

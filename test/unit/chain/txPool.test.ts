@@ -523,3 +523,25 @@ describe("TxPool", () => {
 function maxCostOf(tx: SignedTx): bigint {
   return tx.value + tx.gasLimit * tx.maxFeePerGas;
 }
+
+describe("TxPool block gas limit", () => {
+  it("refuses a transaction asking for more gas than a block holds, which could never be mined", async () => {
+    const wallet = Wallet.createRandom();
+    const from = wallet.address.toLowerCase() as Hex;
+    const pool = new TxPool({}, {
+      chainId: 1984n,
+      baseFee: () => 10n ** 9n,
+      state: () => ({ getAccount: async () => ({ nonce: 0n, balance: 10n ** 24n }) }),
+      blockGasLimit: 30_000_000n,
+    });
+    const sign = async (gasLimit: bigint): Promise<SignedTx> =>
+      decodeTransaction(
+        Buffer.from((await wallet.signTransaction({ type: 2, chainId: 1984, nonce: 0, to: from, value: 1n, gasLimit, maxFeePerGas: 2n * 10n ** 9n, maxPriorityFeePerGas: 1n })).slice(2), "hex"),
+        1984n,
+      );
+    await expect(pool.add(await sign(30_000_001n))).rejects.toMatchObject({ code: TxPoolErrorCode.EXCEEDS_BLOCK_GAS_LIMIT });
+    expect(pool.size).toBe(0);
+    await pool.add(await sign(30_000_000n));
+    expect(pool.size).toBe(1);
+  });
+});
