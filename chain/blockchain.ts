@@ -349,19 +349,7 @@ export class Blockchain extends EventEmitter {
     if (!parent || parentTd === undefined) {
       throw new ChainError({ code: ChainErrorCode.PARENT_UNKNOWN }, `parent ${header.parentHash} of block ${hash} is unknown`);
     }
-    const { genesis } = this.modules;
-    if (header.number !== parent.number + 1n) {
-      throw new ChainError({ code: ChainErrorCode.BAD_NUMBER }, `block number ${header.number} does not follow parent ${parent.number}`);
-    }
-    if (header.gasLimit !== genesis.gasLimit) {
-      throw new ChainError({ code: ChainErrorCode.BAD_GAS_LIMIT }, `block gas limit ${header.gasLimit} differs from the genesis ${genesis.gasLimit}`);
-    }
-    if (header.baseFeePerGas !== genesis.baseFeePerGas) {
-      throw new ChainError({ code: ChainErrorCode.BAD_BASE_FEE }, `block base fee ${header.baseFeePerGas} differs from the genesis ${genesis.baseFeePerGas}`);
-    }
-    if (header.subchainsRoot !== EMPTY_TRIE_ROOT) {
-      throw new ChainError({ code: ChainErrorCode.BAD_SUBCHAINS_ROOT }, "block subchainsRoot must be the empty root (no sub-chains yet)");
-    }
+    this.checkHeaderFields(header, parent);
     const txRoot = await orderedTrieRoot(block.transactions.map((t) => t.raw));
     if (txRoot !== header.transactionsRoot) {
       throw new ChainError({ code: ChainErrorCode.BAD_TX_ROOT }, `transactionsRoot ${header.transactionsRoot} does not match the body (${txRoot})`);
@@ -398,6 +386,26 @@ export class Blockchain extends EventEmitter {
     this.headTd = td;
     this.emit(ChainEvent.newHead, { head: block, added, removed } satisfies ChainEventData[typeof ChainEvent.newHead]);
     return { status: "head", hash };
+  }
+
+  /**
+   * The header rules that need only the parent and the genesis (number, gas limit, base fee,
+   * sub-chains root): cheap, so the importer runs them before the seal's scrypt.
+   */
+  checkHeaderFields(header: BlockHeader, parent: BlockHeader): void {
+    const { genesis } = this.modules;
+    if (header.number !== parent.number + 1n) {
+      throw new ChainError({ code: ChainErrorCode.BAD_NUMBER }, `block number ${header.number} does not follow parent ${parent.number}`);
+    }
+    if (header.gasLimit !== genesis.gasLimit) {
+      throw new ChainError({ code: ChainErrorCode.BAD_GAS_LIMIT }, `block gas limit ${header.gasLimit} differs from the genesis ${genesis.gasLimit}`);
+    }
+    if (header.baseFeePerGas !== genesis.baseFeePerGas) {
+      throw new ChainError({ code: ChainErrorCode.BAD_BASE_FEE }, `block base fee ${header.baseFeePerGas} differs from the genesis ${genesis.baseFeePerGas}`);
+    }
+    if (header.subchainsRoot !== EMPTY_TRIE_ROOT) {
+      throw new ChainError({ code: ChainErrorCode.BAD_SUBCHAINS_ROOT }, "block subchainsRoot must be the empty root (no sub-chains yet)");
+    }
   }
 
   /** The execution rules a header implies. */

@@ -68,6 +68,10 @@ export class BlockImporter {
     if ((await chain.getTotalDifficulty(block.hash)) !== undefined) return { status: "known", hash: block.hash };
     const { header } = block;
     await this.checkNotBanned(header);
+    const parent = await chain.getHeader(header.parentHash);
+    if (!parent) throw new ConsensusError({ code: ConsensusErrorCode.PARENT_UNKNOWN }, `parent ${header.parentHash} is unknown`);
+    // cheap header rules first: a well-sealed header with a wrong number or gas limit costs no scrypt
+    chain.checkHeaderFields(header, parent);
     const req = await this.requirements(header.parentHash, header.miner, header.timestamp);
     if (header.difficulty !== req.difficulty) {
       throw new ConsensusError(

@@ -211,3 +211,19 @@ describe("equivocation is two blocks by one miner on the same parent", () => {
     expect(ledger.chain.head.header.number).toBe(1n);
   });
 });
+
+describe("cheap checks before the seal", () => {
+  it("refuses a header with a wrong gas limit or number before computing any scrypt", async () => {
+    const genesis = await testGenesis();
+    const [ledger, close] = await openLedger(genesis);
+    closers.push(close);
+    const job = await ledger.producer.job(addr(9));
+    // an unsealed header (zero signature): if the seal were checked first this would be a seal error
+    const unsealed = job.template.header;
+    expect(await rejection(ledger.importBlock({ header: { ...unsealed, gasLimit: unsealed.gasLimit + 1n }, transactions: [], hash: headerHash(unsealed) }))).toBe(
+      "CHAIN_BAD_GAS_LIMIT",
+    );
+    expect(await rejection(ledger.importBlock({ header: { ...unsealed, number: 5n }, transactions: [], hash: headerHash(unsealed) }))).toBe("CHAIN_BAD_NUMBER");
+    expect(await rejection(ledger.importBlock({ header: unsealed, transactions: [], hash: headerHash(unsealed) }))).toBe(SealErrorCode.BAD_SIGNATURE);
+  });
+});
