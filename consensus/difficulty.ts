@@ -69,9 +69,9 @@ export function nextDifficulty(parent: DifficultyParent, timestamp: bigint, para
   let factor = 1n - elapsed / BigInt(params.blockTime);
   if (factor < MAX_DOWN_STEPS) factor = MAX_DOWN_STEPS;
   let step = parent.difficulty / params.difficultyBoundDivisor;
-  // Below `divisor` the step rounds to 0 and the difficulty could never rise again (a fast dev chain at
-  // difficulty 1 would stay at 1 forever), so an increase is always at least +1. Decreases stay 0 there.
-  if (step === 0n && factor > 0n) step = 1n;
+  // Below `divisor` the step rounds to 0 and the difficulty could never move again (a fast dev chain at
+  // difficulty 1 would stay at 1 forever, a slow one at 4 would never come down), so a step is at least 1.
+  if (step === 0n && factor !== 0n) step = 1n;
   const next = parent.difficulty + step * factor;
   return next < min ? min : next;
 }

@@ -51,12 +51,14 @@ describe("nextDifficulty", () => {
     expect(nextDifficulty({ ...PARENT, difficulty: 10n }, PARENT.timestamp + 5n, PARAMS)).toBe(PARAMS.minDifficulty);
   });
 
-  it("still rises by 1 when the difficulty is below the divisor", () => {
+  it("still moves by steps of 1 when the difficulty is below the divisor, up when fast and down when slow", () => {
     const tiny = { difficulty: 1n, timestamp: 100n, number: 3n };
     const params = { ...PARAMS, minDifficulty: 1n };
     expect(nextDifficulty(tiny, 100n, params)).toBe(2n);
     expect(nextDifficulty(tiny, 1000n, params)).toBe(1n);
-    expect(nextDifficulty({ ...tiny, difficulty: 100n }, 1000n, params)).toBe(100n);
+    // 900 s at blockTime 10: factor 1 - 90 = -89, one unit each
+    expect(nextDifficulty({ ...tiny, difficulty: 100n }, 1000n, params)).toBe(11n);
+    expect(nextDifficulty({ ...tiny, difficulty: 5n }, 125n, params)).toBe(4n);
   });
 
   it("counts a timestamp before the parent's as no time elapsed (one step up, not more)", () => {
@@ -86,7 +88,7 @@ describe("nextDifficulty", () => {
           expect(next >= minDifficulty).toBe(true);
           const ceiling = difficulty + (step === 0n ? 1n : step);
           expect(next <= (ceiling > minDifficulty ? ceiling : minDifficulty)).toBe(true);
-          if (next > minDifficulty) expect(next >= difficulty - 99n * step).toBe(true);
+          if (next > minDifficulty) expect(next >= difficulty - 99n * (step === 0n ? 1n : step)).toBe(true);
         },
       ),
     );
