@@ -71,6 +71,8 @@ export function parseBlockSelector(v: unknown): BlockSelector {
   if (typeof v === "string") {
     if ((BLOCK_TAGS as readonly string[]).includes(v)) return { tag: v as BlockTag };
     if (!/^0x/i.test(v)) throw new Error(`block tag must be one of ${BLOCK_TAGS.join(", ")} or a hex block number, got ${JSON.stringify(v.slice(0, 40))}`);
+    // a 32-byte string is a block hash, as geth reads it (ethers sends a blockTag hash this way)
+    if (/^0x[0-9a-fA-F]{64}$/.test(v)) return { hash: parseHash(v), requireCanonical: false };
     return { number: parseQuantity(v) };
   }
   if (typeof v === "object" && v !== null && !Array.isArray(v)) {

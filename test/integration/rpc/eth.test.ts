@@ -129,6 +129,8 @@ describe("eth_ methods over a mined chain", () => {
     expect(BigInt((await call("eth_getBalance", recipient)) as string)).toBe(ONE_VS + ONE_VS / 2n + 2n * ONE_VS);
     // between the two transfer blocks
     expect(BigInt((await call("eth_getBalance", recipient, { blockHash: blockA.hash })) as string)).toBe(ONE_VS + ONE_VS / 2n);
+    // a bare 32-byte string is a block hash (as geth reads it and ethers sends it), not a number
+    expect(BigInt((await call("eth_getBalance", recipient, blockA.hash)) as string)).toBe(ONE_VS + ONE_VS / 2n);
     expect(await call("eth_getBalance", recipient, { blockNumber: `0x${blockA.header.number.toString(16)}` })).toBe(
       await call("eth_getBalance", recipient, { blockHash: blockA.hash, requireCanonical: true }),
     );
