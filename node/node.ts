@@ -117,6 +117,8 @@ export class VsNode {
     if (!this.started) return;
     this.started = false;
     await this.rpc?.stop();
+    // log reads the managers started for the last heads finish before the database closes
+    await Promise.all([this.filters.settled(), this.subscriptions.settled()]);
     this.subscriptions.stop();
     this.filters.stop();
     this.metrics?.stop();

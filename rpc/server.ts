@@ -26,6 +26,12 @@ export interface RpcServerOptions {
   maxWsBufferedBytes: number;
   /** Most TCP connections (HTTP and WebSocket) at once; absent = no cap. */
   maxConnections?: number;
+  /** Largest answer to one request (a batch's answers together); later calls get -32005. */
+  maxResponseBytes: number;
+  /** Calls of one batch run at most this many at a time. */
+  batchConcurrency: number;
+  /** Method calls running at once across all clients; beyond it a call is refused with -32005. */
+  maxCallsInFlight: number;
 }
 
 /** Defaults: localhost:8545, no CORS, 5 MiB bodies and frames, 1,000-call batches, 16 MiB per slow client. */
@@ -37,6 +43,9 @@ export const defaultRpcServerOptions: RpcServerOptions = {
   maxBatch: 1000,
   maxWsFrameBytes: 5 * 1024 * 1024,
   maxWsBufferedBytes: 16 * 1024 * 1024,
+  maxResponseBytes: 25 * 1024 * 1024,
+  batchConcurrency: 4,
+  maxCallsInFlight: 256,
 };
 
 /** What the server reports about calls and connections (prom-client behind it). */
@@ -191,6 +200,10 @@ export class RpcServer {
   private app: FastifyInstance | null = null;
   private starting: Promise<void> | null = null;
   private stopping = false;
+  /** Method calls running now (all clients). */
+  private inFlight = 0;
+  /** Resolved when inFlight reaches 0 (stop waits for running calls). */
+  private readonly drained: (() => void)[] = [];
   private boundPort: number;
   private readonly connections = new Set<WsConnection>();
 
@@ -251,6 +264,10 @@ export class RpcServer {
     this.app = null;
     this.stopping = true;
     try {
+      // calls already running finish (up to 5 s) before the node closes what they read
+      if (this.inFlight > 0) {
+        await Promise.race([new Promise<void>((resolve) => this.drained.push(resolve)), new Promise((r) => setTimeout(r, 5000).unref())]);
+      }
       await this.closeAll(app);
     } finally {
       this.stopping = false;
@@ -460,10 +477,36 @@ export class RpcServer {
         new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `batch of ${message.length} calls exceeds the limit of ${this.opts.maxBatch}`),
       );
     }
-    // Calls run concurrently; answers keep the order of the requests.
-    const answers = await Promise.all(message.map((m: unknown) => this.handleCall(m, connection)));
-    const sent = answers.filter((a): a is string => a !== null);
+    // A few calls at a time, answers in request order; once the answers together pass
+    // maxResponseBytes the rest are refused, so one small request cannot make the node hold gigabytes.
+    const sent: string[] = [];
+    let bytes = 0;
+    for (let i = 0; i < message.length; i += this.opts.batchConcurrency) {
+      const chunk = message.slice(i, i + this.opts.batchConcurrency) as unknown[];
+      const answers =
+        bytes > this.opts.maxResponseBytes
+          ? chunk.map((m) => this.tooLarge(m))
+          : await Promise.all(chunk.map((m) => this.handleCall(m, connection)));
+      for (let j = 0; j < answers.length; j++) {
+        let a = answers[j]!;
+        if (a === null) continue;
+        if (bytes + a.length > this.opts.maxResponseBytes) a = this.tooLarge(chunk[j]) ?? a;
+        bytes += a.length;
+        sent.push(a);
+      }
+    }
     return sent.length === 0 ? null : `[${sent.join(",")}]`;
+  }
+
+  /** The -32005 answer for a batch call past the response budget (null for a notification). */
+  private tooLarge(request: unknown): string | null {
+    const req = typeof request === "object" && request !== null ? (request as Record<string, unknown>) : {};
+    if (!Object.hasOwn(req, "id")) return null;
+    const id = isJsonRpcId(req.id) ? req.id : null;
+    return errorAnswer(
+      id,
+      new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `response too large: the answers of this batch exceed ${this.opts.maxResponseBytes} bytes`),
+    );
   }
 
   /** Answers one request object: its JSON answer, or null for a notification. */
@@ -493,10 +536,17 @@ export class RpcServer {
     const started = performance.now();
     let ok = false;
     let answer: string | null;
+    let running = false;
     try {
       if (!method) {
         throw new RpcError(RpcErrorCode.METHOD_NOT_FOUND, `the method ${quote(name)} does not exist/is not available`);
       }
+      if (this.stopping) throw new RpcError(RpcErrorCode.SERVER_ERROR, "the node is shutting down");
+      if (this.inFlight >= this.opts.maxCallsInFlight) {
+        throw new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `server busy: ${this.inFlight} calls in flight, try again`);
+      }
+      this.inFlight++;
+      running = true;
       const result = await method.call(params ?? undefined, { connection });
       let json: string;
       try {
@@ -516,6 +566,10 @@ export class RpcServer {
         this.log.debug({ method: method ? name : UNKNOWN_METHOD_LABEL, code: error.code, reason: error.message }, "RPC call refused");
       }
       answer = isNotification ? null : errorAnswer(id, error);
+    }
+    if (running) {
+      this.inFlight--;
+      if (this.inFlight === 0) for (const resolve of this.drained.splice(0)) resolve();
     }
     try {
       this.modules.metrics?.observeCall(method ? name : UNKNOWN_METHOD_LABEL, (performance.now() - started) / 1000, ok);
