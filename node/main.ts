@@ -23,6 +23,11 @@ function port(value: string): number {
   return n;
 }
 
+function address(value: string): string {
+  if (!/^0x[0-9a-fA-F]{40}$/.test(value)) throw new InvalidArgumentError("must be a 0x-prefixed 20-byte hex address");
+  return value.toLowerCase();
+}
+
 interface NodeCommandOptions {
   dev?: boolean;
   genesis?: string;
@@ -85,10 +90,13 @@ async function runNode(opts: NodeCommandOptions, program: Command): Promise<void
       "New head",
     );
   });
+  // keeps the process alive until a signal even when nothing else does (--no-rpc --no-mine)
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
+    clearInterval(keepAlive);
     log.info({ signal }, "Stopping");
     node.stop().then(
       () => {
@@ -119,7 +127,7 @@ program
   .option("--mine", "mine with the in-process miner (default with --dev)")
   .option("--no-mine", "do not mine (with --dev: leave mining to an external `vs1984 mine`)")
   .option("--miner.keystore <file>", "keystore of the miner's Real ID (Web3 Secret Storage v3)")
-  .option("--miner.address <address>", "address eth_getWork hands work packages for (default: the miner's)")
+  .addOption(new Option("--miner.address <address>", "address eth_getWork hands work packages for (default: the miner's)").argParser(address))
   .option("--password-file <file>", "file whose first line is the miner keystore password (else a prompt)")
   .option("--metrics", "serve Prometheus metrics at /metrics on the RPC port")
   .option("--log.level <level>", "log level: fatal, error, warn, info, debug, trace", "info")
