@@ -197,6 +197,20 @@ interface Resolved {
   block?: Block;
 }
 
+/**
+ * geth's optional override objects (state, block) of eth_call / eth_estimateGas: accepted when
+ * empty so clients that always send them work, refused with a clear message otherwise.
+ */
+function noOverrides(name: string): Param<undefined> {
+  return param.optional(
+    param.custom(name, { type: "object" }, (v: unknown) => {
+      if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error(`${name.toLowerCase()} must be an object`);
+      if (Object.keys(v).length > 0) throw new Error(`${name.toLowerCase()} are not supported (no EVM)`);
+      return undefined;
+    }),
+  );
+}
+
 /** The `eth_` methods (without logs, filters and subscriptions, which live in their own files). */
 export function ethMethods(deps: EthDeps): RpcMethod[] {
   const { chain, pool, work } = deps;
@@ -686,14 +700,14 @@ export function ethMethods(deps: EthDeps): RpcMethod[] {
     defineMethod({
       name: "eth_estimateGas",
       summary: "Returns the gas a transaction uses: 21000 plus its calldata and access list charges.",
-      params: [txRequest("Transaction"), optionalBlock],
+      params: [txRequest("Transaction"), optionalBlock, noOverrides("State overrides")],
       result: { name: "Gas used", schema: rs.quantity },
       handler: async ([req, block]) => quantity(await estimate(req, block)),
     }),
     defineMethod({
       name: "eth_call",
       summary: "Runs a call without a transaction: a value transfer returns 0x (system module views come later).",
-      params: [txRequest("Transaction"), optionalBlock],
+      params: [txRequest("Transaction"), optionalBlock, noOverrides("State overrides"), noOverrides("Block overrides")],
       result: { name: "Return data", schema: rs.data },
       handler: async ([req, block]) => {
         const header = await stateHeader(block);

@@ -649,3 +649,17 @@ describe("mining over eth_getWork / eth_submitWork", () => {
     expect(await call("eth_hashrate")).toBe("0x0");
   });
 });
+
+describe("eth_call and eth_estimateGas override parameters", () => {
+  it("accept empty state/block override objects, as viem and geth clients send them, and refuse real overrides", async () => {
+    const genesis = await testGenesis();
+    const [ledger, close] = await openLedger(genesis);
+    closers.push(close);
+    const call = registryFor(ledger);
+    const to = devWallet(1).address;
+    expect(await call("eth_call", { to }, "latest", {}, {})).toBe("0x");
+    expect(await call("eth_estimateGas", { to }, "latest", {})).toBe("0x5208");
+    const e = await rpcError(call("eth_call", { to }, "latest", { [to]: { balance: "0x1" } }));
+    expect([e.code, e.message]).toEqual([-32602, "invalid argument 2: state overrides are not supported (no EVM)"]);
+  });
+});
