@@ -46,6 +46,8 @@ export interface FilterManagerOptions {
   maxHttp: number;
   /** Most changes a filter buffers between polls; beyond it the oldest are dropped. */
   maxChanges: number;
+  /** Most changes all filters together buffer; beyond it the largest buffers lose their oldest entries. */
+  maxChangesTotal: number;
   /** Limits of eth_getLogs and eth_getFilterLogs. */
   logLimits: LogLimits;
   /** Milliseconds now (test-only clock override). */
@@ -57,8 +59,9 @@ export const defaultFilterManagerOptions: FilterManagerOptions = {
   timeoutMs: 5 * 60_000,
   sweepIntervalMs: 30_000,
   maxPerConnection: 100,
-  maxHttp: 10_000,
+  maxHttp: 1_000,
   maxChanges: 10_000,
+  maxChangesTotal: 1_000_000,
   logLimits: defaultLogLimits,
   now: () => Date.now(),
 };
@@ -189,7 +192,7 @@ export class FilterManager {
 
   /** Every log the log filter matches now (its whole range), as log JSON objects. */
   async logs(id: Hex): Promise<LogJson[]> {
-    const f = this.get(id);
+    const f = this.get(id, false);
     if (f.kind !== "log") throw new RpcError(RpcErrorCode.SERVER_ERROR, "filter not found");
     return (await queryLogs(this.modules.chain, f.filter, this.logLimits)).map(formatLogEntry);
   }
@@ -212,15 +215,30 @@ export class FilterManager {
     return now - f.lastUsed > this.opts.timeoutMs;
   }
 
-  private get(id: Hex): FilterState {
+  /** The live filter of that id; `poll` marks it used (only eth_getFilterChanges keeps a filter alive). */
+  private get(id: Hex, poll = true): FilterState {
     const f = this.filters.get(id);
     const now = this.opts.now();
     if (!f || this.expired(f, now)) {
       if (f) this.remove(f);
       throw new RpcError(RpcErrorCode.SERVER_ERROR, "filter not found");
     }
-    f.lastUsed = now;
+    if (poll) f.lastUsed = now;
     return f;
+  }
+
+  /** Keeps all buffers together under maxChangesTotal by trimming the oldest entries of the largest. */
+  private enforceTotal(): void {
+    let total = 0;
+    for (const f of this.filters.values()) total += f.changes.length;
+    if (total <= this.opts.maxChangesTotal) return;
+    const largest = [...this.filters.values()].sort((a, b) => b.changes.length - a.changes.length);
+    for (const f of largest) {
+      if (total <= this.opts.maxChangesTotal) break;
+      const drop = Math.min(f.changes.length, total - this.opts.maxChangesTotal, Math.ceil(f.changes.length / 2));
+      f.changes.splice(0, drop);
+      total -= drop;
+    }
   }
 
   private install(connection: RpcConnection | null, make: (base: FilterBase) => FilterState): Hex {
@@ -267,6 +285,7 @@ export class FilterManager {
       if (f.kind === "block") push(f.changes, hashes, this.opts.maxChanges);
       else if (f.kind === "log") anyLog = true;
     }
+    this.enforceTotal();
     if (!anyLog) return;
     this.logWork = this.logWork
       .then(() => this.deliverLogs(seq, e))
@@ -287,10 +306,12 @@ export class FilterManager {
         this.opts.maxChanges,
       );
     }
+    this.enforceTotal();
   }
 
   private readonly onTxAdded = (tx: SignedTx): void => {
     for (const f of this.filters.values()) if (f.kind === "pending") push(f.changes, [tx.hash], this.opts.maxChanges);
+    this.enforceTotal();
   };
 }
 

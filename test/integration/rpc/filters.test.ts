@@ -373,3 +373,26 @@ describe("polling filters", () => {
     expect(ledger.pool.listenerCount(TxPoolEvent.added)).toBe(adds);
   });
 });
+
+describe("filter memory bounds", () => {
+  it("keeps all filters' buffered changes under maxChangesTotal, and only polling keeps a filter alive", async () => {
+    const [ledger, close] = await openLedger(await testGenesis());
+    closers.push(close);
+    let clock = 0;
+    const { call, filters } = api(ledger, { maxChangesTotal: 10, now: () => clock });
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push((await call("eth_newPendingTransactionFilter")) as Hex);
+    for (let i = 0; i < 6; i++) await transfer(ledger, 1, addr(devWallet(5)), 1n);
+    const sizes = await Promise.all(ids.map(async (id) => ((await call("eth_getFilterChanges", [id])) as Hex[]).length));
+    expect(sizes.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(10);
+    expect(sizes.every((n) => n > 0)).toBe(true);
+
+    // eth_getFilterLogs reads a log filter without keeping it alive; eth_getFilterChanges does
+    const logFilter = (await call("eth_newFilter", [{}])) as Hex;
+    clock += 4 * 60_000;
+    await call("eth_getFilterLogs", [logFilter]);
+    clock += 2 * 60_000;
+    filters.sweep();
+    await expect(call("eth_getFilterChanges", [logFilter])).rejects.toThrow("filter not found");
+  });
+});
