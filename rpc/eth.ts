@@ -511,7 +511,11 @@ export function ethMethods(deps: EthDeps): RpcMethod[] {
           baseFeePerGas: [...blocks.map((b) => quantity(b.header.baseFeePerGas)), quantity(nextBaseFee())],
           gasUsedRatio: blocks.map((b) => (b.header.gasLimit > 0n ? Number(b.header.gasUsed) / Number(b.header.gasLimit) : 0)),
         };
-        if (withRewards) result.reward = await Promise.all(blocks.map((b) => blockRewards(b.header, b.hash, percentiles)));
+        if (withRewards) {
+          // one block's body and receipts in memory at a time, not 1,024 at once
+          result.reward = [];
+          for (const b of blocks) result.reward.push(await blockRewards(b.header, b.hash, percentiles));
+        }
         return result;
       },
     }),
