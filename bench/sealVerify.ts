@@ -4,7 +4,7 @@
 import { performance } from "node:perf_hooks";
 import { bytesToBigInt } from "@ethereumjs/util";
 import type { Hex, ScryptParams } from "../chain/index.js";
-import { EMPTY_TRIE_ROOT, sealHash, type BlockHeader } from "../chain/index.js";
+import { EMPTY_BLOOM, EMPTY_TRIE_ROOT, UNSEALED, sealHash, type BlockHeader } from "../chain/index.js";
 import { computeMixHash, sealHeader, verifySeal } from "../consensus/index.js";
 import { devWallet, keyOf } from "../test/helpers/ledger.js";
 
@@ -21,15 +21,13 @@ async function one(params: ScryptParams): Promise<{ verifyMs: number; scryptMs: 
     stateRoot: EMPTY_TRIE_ROOT,
     transactionsRoot: EMPTY_TRIE_ROOT,
     receiptsRoot: EMPTY_TRIE_ROOT,
-    logsBloom: `0x${"00".repeat(256)}`,
+    logsBloom: EMPTY_BLOOM,
     gasLimit: 30_000_000n,
     gasUsed: 0n,
     extraData: "0x",
     baseFeePerGas: 10n ** 9n,
-    mixHash: `0x${"00".repeat(32)}`,
-    nonce: "0x0000000000000000",
     subchainsRoot: EMPTY_TRIE_ROOT,
-    sealSignature: `0x${"00".repeat(65)}`,
+    ...UNSEALED,
   };
   const sealed = (await sealHeader(header, keyOf(devWallet(9)), params, 0, { startNonce: 0n, maxTries: 10 }))!;
   const ctx = { scrypt: params, miners: new Set([miner]), penaltyExponent: 0 };

@@ -10,6 +10,16 @@ export const EMPTY_TRIE_ROOT: Hex = "0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b9
 export const EMPTY_UNCLES_HASH: Hex = "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347";
 /** A zero-filled 256-byte logs bloom. */
 export const EMPTY_BLOOM: Hex = `0x${"00".repeat(256)}`;
+/** 32 zero bytes (the genesis parent hash). */
+export const ZERO_HASH: Hex = `0x${"00".repeat(32)}`;
+/** The zero address (the genesis miner). */
+export const ZERO_ADDRESS: Hex = `0x${"00".repeat(20)}`;
+/** The seal fields of a header not sealed yet (genesis, block templates). */
+export const UNSEALED: Pick<BlockHeader, "mixHash" | "nonce" | "sealSignature"> = {
+  mixHash: ZERO_HASH,
+  nonce: "0x0000000000000000",
+  sealSignature: `0x${"00".repeat(65)}`,
+};
 
 /** Error codes of block decoding and validation. */
 export const BlockErrorCode = {

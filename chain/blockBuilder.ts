@@ -1,4 +1,4 @@
-import { type BlockHeader, EMPTY_TRIE_ROOT, headerHash } from "./block.js";
+import { type BlockHeader, EMPTY_TRIE_ROOT, UNSEALED, headerHash } from "./block.js";
 import type { Blockchain } from "./blockchain.js";
 import { ExecutionError, applyTransaction, payMiner, transferReceipt } from "./execution.js";
 import { encodeReceipt, mergeBlooms, type Receipt } from "./receipt.js";
@@ -20,7 +20,6 @@ export interface BlockTemplate {
   transactions: SignedTx[];
 }
 
-const ZERO32: Hex = `0x${"00".repeat(32)}`;
 
 /**
  * Builds a block template on `parent` from candidate transactions in the given order, skipping
@@ -72,10 +71,8 @@ export async function buildBlockTemplate(
     gasUsed,
     extraData: params.extraData,
     baseFeePerGas: ctx.baseFeePerGas,
-    mixHash: ZERO32,
-    nonce: "0x0000000000000000",
     subchainsRoot: EMPTY_TRIE_ROOT,
-    sealSignature: `0x${"00".repeat(65)}`,
+    ...UNSEALED,
   };
   return { header, transactions: txs };
 }

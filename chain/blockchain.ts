@@ -3,7 +3,11 @@ import { RLP } from "@ethereumjs/rlp";
 import { bigIntToUnpaddedBytes, bytesToBigInt, bytesToHex, hexToBytes } from "@ethereumjs/util";
 import {
   type BlockHeader,
+  EMPTY_BLOOM,
   EMPTY_TRIE_ROOT,
+  UNSEALED,
+  ZERO_ADDRESS,
+  ZERO_HASH,
   BlockError,
   BlockErrorCode,
   decodeHeader,
@@ -98,8 +102,6 @@ export interface BlockchainOptions {
 /** Default Blockchain options. */
 export const defaultBlockchainOptions: BlockchainOptions = { headerCacheSize: 4096, readCacheAccounts: 100_000 };
 
-const ZERO_HASH: Hex = `0x${"00".repeat(32)}`;
-const ZERO_ADDRESS: Hex = `0x${"00".repeat(20)}`;
 const HEAD_KEY = bucketKey(Bucket.meta, new TextEncoder().encode("head"));
 const GENESIS_KEY = bucketKey(Bucket.meta, new TextEncoder().encode("genesis"));
 
@@ -142,15 +144,13 @@ export async function buildGenesis(genesis: GenesisConfig, stateDb: StateDb): Pr
     stateRoot: root,
     transactionsRoot: EMPTY_TRIE_ROOT,
     receiptsRoot: EMPTY_TRIE_ROOT,
-    logsBloom: `0x${"00".repeat(256)}`,
+    logsBloom: EMPTY_BLOOM,
     gasLimit: genesis.gasLimit,
     gasUsed: 0n,
     extraData: genesis.extraData,
     baseFeePerGas: genesis.baseFeePerGas,
-    mixHash: ZERO_HASH,
-    nonce: "0x0000000000000000",
     subchainsRoot: EMPTY_TRIE_ROOT,
-    sealSignature: `0x${"00".repeat(65)}`,
+    ...UNSEALED,
   };
   return { block: { header, transactions: [], hash: headerHash(header) }, stateOps: ops };
 }

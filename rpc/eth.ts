@@ -4,6 +4,8 @@ import {
   EMPTY_TRIE_ROOT,
   KECCAK_EMPTY,
   SerialQueue,
+  ZERO_ADDRESS,
+  ZERO_HASH,
   effectiveGasPrice,
   intrinsicGasOf,
   isNodeError,
@@ -61,8 +63,6 @@ export const HASHRATE_TTL_MS = 60_000;
 
 const MAX_REWARD_PERCENTILES = 100;
 const MAX_HASHRATE_REPORTERS = 1024;
-const ZERO_ADDRESS: Hex = `0x${"00".repeat(20)}`;
-const ZERO_WORD: Hex = `0x${"00".repeat(32)}`;
 const LATEST: BlockSelector = { tag: "latest" };
 
 /** A transaction request (execution-apis `GenericTransaction`) as eth_call, eth_estimateGas and eth_sendTransaction take it. */
@@ -566,7 +566,7 @@ export function ethMethods(deps: EthDeps): RpcMethod[] {
       result: { name: "Value", schema: rs.data },
       handler: async ([, , block]) => {
         await stateHeader(block);
-        return ZERO_WORD;
+        return ZERO_HASH;
       },
     }),
     defineMethod({

@@ -1,4 +1,4 @@
-import { bloomBits, type BloomBits, type Block, type BlockHeader, type ChainEvent, type ChainEventData, type Hex, type Log, type Receipt } from "../chain/index.js";
+import { ZERO_HASH, bloomBits, type BloomBits, type Block, type BlockHeader, type ChainEvent, type ChainEventData, type Hex, type Log, type Receipt } from "../chain/index.js";
 import { FINALIZED_DEPTH, SAFE_DEPTH } from "./eth.js";
 import { type LogJson, formatLog } from "./format.js";
 import { type BlockTag, custom, parseAddress, parseBlockSelector, parseHash } from "./params.js";
@@ -218,7 +218,7 @@ export function blockLogs(block: Block, receipts: readonly Receipt[], removed = 
         blockHash: block.hash,
         blockNumber: block.header.number,
         blockTimestamp: block.header.timestamp,
-        transactionHash: tx ? tx.hash : `0x${"00".repeat(32)}`,
+        transactionHash: tx ? tx.hash : ZERO_HASH,
         transactionIndex: i,
         logIndex: logIndex++,
         removed,
