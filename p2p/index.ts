@@ -1,2 +1,3 @@
 // The public face of p2p/: the libp2p host, Guard identity, wire messages, gossip, sync and peers.
 export * from "./messages.js";
+export * from "./defaults.js";
