@@ -1,0 +1,100 @@
+import { noise } from "@chainsafe/libp2p-noise";
+import { gossipsub, type GossipSub, type GossipsubOpts } from "@libp2p/gossipsub";
+import { identify, type Identify } from "@libp2p/identify";
+import type { ConnectionGater, PrivateKey } from "@libp2p/interface";
+import { ping, type Ping } from "@libp2p/ping";
+import { tcp } from "@libp2p/tcp";
+import { uPnPNAT } from "@libp2p/upnp-nat";
+import { yamux } from "@libp2p/yamux";
+import { createLibp2p, type Libp2p } from "libp2p";
+import { createHash } from "node:crypto";
+import { MAX_GOSSIP_BYTES } from "./messages.js";
+
+/** Services of the VS1984 libp2p host. */
+export type HostServices = {
+  identify: Identify;
+  ping: Ping;
+  pubsub: GossipSub;
+  nat?: unknown;
+};
+
+/** The libp2p node with its services. */
+export type Host = Libp2p<HostServices>;
+
+/** How the host listens and how far it connects. */
+export interface HostOptions {
+  /** Interface to listen on (IPv4). */
+  addr: string;
+  /** TCP port; 0 for any free port. */
+  port: number;
+  /** Most open connections (one per peer, as yamux multiplexes every protocol over it). */
+  maxPeers: number;
+  /** Map the port on the router with UPnP. */
+  nat: "none" | "upnp";
+}
+
+/** What the host needs from the node: its Guard key and the gater of banned peers. */
+export interface HostModules {
+  privateKey: PrivateKey;
+  gater: ConnectionGater;
+}
+
+/**
+ * Gossip message id: a hash of the message's bytes, so the same block or transaction published by
+ * two nodes is one message and is delivered once.
+ */
+function contentMsgId(msg: { data: Uint8Array }): Uint8Array {
+  return createHash("sha256").update(msg.data).digest().subarray(0, 20);
+}
+
+/**
+ * Gossipsub with peer scoring on: a peer whose messages the validators reject loses score, and
+ * under the graylist threshold its messages are dropped unread. Application-level bans (see
+ * PeerScores) come on top of this and disconnect the peer.
+ */
+function gossipOptions(): Partial<GossipsubOpts> {
+  return {
+    globalSignaturePolicy: "StrictSign",
+    msgIdFn: contentMsgId,
+    // a block is forwarded only after its validator accepted it (import through consensus)
+    emitSelf: false,
+    allowPublishToZeroTopicPeers: true,
+    maxInboundDataLength: MAX_GOSSIP_BYTES + 64 * 1024,
+    scoreParams: {
+      IPColocationFactorWeight: 0, // every devnet and test node shares 127.0.0.1
+      behaviourPenaltyWeight: -1,
+      behaviourPenaltyDecay: 0.986,
+    },
+    scoreThresholds: {
+      gossipThreshold: -100,
+      publishThreshold: -500,
+      graylistThreshold: -1000,
+      acceptPXThreshold: 10,
+      opportunisticGraftThreshold: 5,
+    },
+  };
+}
+
+/**
+ * Builds (not starts) the libp2p host: TCP, Noise (XX over X25519, forward secret), yamux,
+ * identify, ping, gossipsub with scoring, and UPnP when asked.
+ */
+export async function createHost(opts: HostOptions, modules: HostModules): Promise<Host> {
+  const services = {
+    identify: identify(),
+    ping: ping(),
+    pubsub: gossipsub(gossipOptions()),
+    ...(opts.nat === "upnp" ? { nat: uPnPNAT() } : {}),
+  };
+  return createLibp2p({
+    start: false,
+    privateKey: modules.privateKey,
+    addresses: { listen: [`/ip4/${opts.addr}/tcp/${opts.port}`] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: modules.gater,
+    connectionManager: { maxConnections: opts.maxPeers },
+    services,
+  }) as Promise<Host>;
+}
