@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
 import { ChainEvent, type ChainEventData, type Hex, loadGenesis } from "../chain/index.js";
 import { genesisCommand } from "./cli/genesisCheck.js";
+import { guardCommand } from "./cli/guard.js";
 import { mineCommand } from "./cli/mine.js";
 import { readPassword } from "./cli/password.js";
 import { walletCommand } from "./cli/wallet.js";
@@ -135,6 +136,7 @@ program
 program.addCommand(walletCommand());
 program.addCommand(mineCommand());
 program.addCommand(genesisCommand());
+program.addCommand(guardCommand());
 
 await program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`error: ${e instanceof Error ? e.message : String(e)}`);

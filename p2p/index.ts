@@ -1,3 +1,4 @@
 // The public face of p2p/: the libp2p host, Guard identity, wire messages, gossip, sync and peers.
 export * from "./messages.js";
 export * from "./defaults.js";
+export * from "./guard.js";
