@@ -288,6 +288,11 @@ export class Blockchain extends EventEmitter {
     return { header, hash, transactions: body ? decodeBody(body, this.modules.genesis.chainId, senders) : [] };
   }
 
+  /** A stored block's body as the wire carries it (the bytes of encodeBody), without decoding it (serving peers). */
+  getEncodedBody(hash: Hex): Promise<Uint8Array | undefined> {
+    return this.modules.store.get(bucketKey(Bucket.body, hexToBytes(hash)));
+  }
+
   /** The canonical block hash at a height. */
   async getCanonicalHash(number: bigint): Promise<Hex | undefined> {
     if (number < 0n || number > this.head.header.number) return undefined;

@@ -2,3 +2,4 @@
 export * from "./messages.js";
 export * from "./defaults.js";
 export * from "./guard.js";
+export * from "./sync.js";
