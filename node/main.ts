@@ -14,6 +14,8 @@ import { walletCommand } from "./cli/wallet.js";
 import { DEV_MINER_INDEX, devAccount } from "./devAccounts.js";
 import { loadKeystore } from "./keystore.js";
 import { VsNode } from "./node.js";
+import { DEFAULT_MAX_PEERS, DEFAULT_P2P_ADDR, DEFAULT_P2P_PORT, DEV_P2P_ADDR } from "../p2p/index.js";
+import { multiaddr } from "@multiformats/multiaddr";
 import { VERSION } from "./version.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -22,6 +24,24 @@ function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("must be a port number 0-65535 (0 = any free port)");
   return n;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
+  return n;
+}
+
+function bootnodes(value: string): string {
+  for (const b of value.split(",").map((s) => s.trim()).filter(Boolean)) {
+    try {
+      const ma = multiaddr(b);
+      if (!ma.toString().includes("/p2p/")) throw new Error("no /p2p/<GuardID> part");
+    } catch (e) {
+      throw new InvalidArgumentError(`"${b}" is not a multiaddr with /p2p/<GuardID>: ${(e as Error).message}`);
+    }
+  }
+  return value;
 }
 
 function address(value: string): string {
@@ -42,6 +62,12 @@ interface NodeCommandOptions {
   "miner.address"?: string;
   passwordFile?: string;
   metrics?: boolean;
+  p2p: boolean;
+  "p2p.addr"?: string;
+  "p2p.port": number;
+  bootnodes?: string;
+  maxpeers: number;
+  nat: "none" | "upnp";
   "log.level": string;
 }
 
@@ -74,6 +100,15 @@ async function runNode(opts: NodeCommandOptions, program: Command): Promise<void
       devAccounts: opts.dev ? Array.from({ length: 10 }, (_, i) => devAccount(i)) : [],
       rpc: opts.rpc ? { host: opts["rpc.addr"], port: opts["rpc.port"], corsOrigins: cors } : null,
       metrics: !!opts.metrics,
+      p2p: opts.p2p
+        ? {
+            addr: opts["p2p.addr"] ?? (opts.dev ? DEV_P2P_ADDR : DEFAULT_P2P_ADDR),
+            port: opts["p2p.port"],
+            maxPeers: opts.maxpeers,
+            nat: opts.nat,
+            bootnodes: opts.bootnodes ? opts.bootnodes.split(",").map((b) => b.trim()).filter(Boolean) : [],
+          }
+        : null,
     },
     log,
   );
@@ -131,6 +166,12 @@ program
   .addOption(new Option("--miner.address <address>", "address eth_getWork hands work packages for (default: the miner's)").argParser(address))
   .option("--password-file <file>", "file whose first line is the miner keystore password (else a prompt)")
   .option("--metrics", "serve Prometheus metrics at /metrics on the RPC port")
+  .option("--no-p2p", "run alone: no P2P host, no peers")
+  .option("--p2p.addr <ip>", `P2P listen address (default: ${DEFAULT_P2P_ADDR}; with --dev: ${DEV_P2P_ADDR})`)
+  .addOption(new Option("--p2p.port <port>", "P2P TCP port (0 = any free port)").default(DEFAULT_P2P_PORT).argParser(port))
+  .addOption(new Option("--bootnodes <multiaddrs>", "comma-separated multiaddrs with /p2p/<GuardID> to join the network through").argParser(bootnodes))
+  .addOption(new Option("--maxpeers <n>", "most connected peers").default(DEFAULT_MAX_PEERS).argParser(positiveInt))
+  .addOption(new Option("--nat <mode>", "map the P2P port on the router").choices(["none", "upnp"]).default("none"))
   .option("--log.level <level>", "log level: fatal, error, warn, info, debug, trace", "info")
   .action((opts: NodeCommandOptions) => runNode(opts, program));
 program.addCommand(walletCommand());

@@ -15,6 +15,7 @@ import {
   vsMethods,
   web3Methods,
 } from "../rpc/index.js";
+import { Network, loadOrCreateGuard, type HostOptions, type NetworkOptions } from "../p2p/index.js";
 import type { DevAccount } from "./devAccounts.js";
 import { Ledger } from "./ledger.js";
 import { NodeMetrics } from "./metrics.js";
@@ -34,6 +35,8 @@ export interface NodeOptions {
   rpc: Partial<RpcServerOptions> | null;
   /** Serve Prometheus metrics at /metrics on the RPC port. */
   metrics: boolean;
+  /** P2P network options (the Guard key comes from `<datadir>/guard.key`), or null to run alone. */
+  p2p: (Partial<NetworkOptions> & HostOptions) | null;
   /** Unix seconds now (test-only clock override). */
   now?: () => bigint;
 }
@@ -46,6 +49,8 @@ export class VsNode {
   readonly ledger: Ledger;
   readonly metrics: NodeMetrics | null;
   readonly rpc: RpcServer | null;
+  /** The P2P network once started (null before start and without P2P). */
+  network: Network | null = null;
   private readonly filters: FilterManager;
   private readonly subscriptions: SubscriptionManager;
   private started = false;
@@ -71,11 +76,12 @@ export class VsNode {
     const registry = new MethodRegistry();
     registry.register(
       ...web3Methods({ clientVersion: clientVersion(VERSION) }),
-      ...netMethods({ chainId: opts.genesis.chainId, peerCount: () => 0 }),
+      ...netMethods({ chainId: opts.genesis.chainId, peerCount: () => this.network?.peerCount ?? 0 }),
       ...ethMethods({
         chain,
         pool,
-        submitRawTransaction: (raw) => this.ledger.submitRawTransaction(raw),
+        submitRawTransaction: (raw) => this.submitRawTransaction(raw),
+        syncing: () => this.network?.syncProgress() ?? false,
         work: this.ledger.work,
         miner: this.ledger.miner,
         coinbase: opts.coinbase,
@@ -83,7 +89,7 @@ export class VsNode {
       }),
       ...filterMethods({ chain, filters: this.filters }),
       ...subscriptionMethods({ subscriptions: this.subscriptions }),
-      ...vsMethods({ chain }),
+      ...vsMethods({ chain, peers: () => this.network?.peers() ?? [] }),
     );
     registry.register(discoverMethod(registry, { version: VERSION }));
     this.rpc = opts.rpc
@@ -103,6 +109,7 @@ export class VsNode {
     try {
       await this.ledger.start();
       this.metrics?.trackLedger(this.ledger.chain, this.ledger.pool);
+      await this.startNetwork();
       this.filters.start();
       this.subscriptions.start();
       await this.rpc?.start();
@@ -112,11 +119,33 @@ export class VsNode {
     }
   }
 
+  /** Pools a transaction submitted here (RPC, wallet) and starts its stem phase towards the network. */
+  async submitRawTransaction(raw: Uint8Array): Promise<Hex> {
+    const hash = await this.ledger.submitRawTransaction(raw);
+    this.network?.announceTransaction(raw).catch((e: unknown) => this.log.warn({ err: e }, "Transaction announcement failed"));
+    return hash;
+  }
+
+  private async startNetwork(): Promise<void> {
+    if (!this.opts.p2p) return;
+    const { identity, created } = await loadOrCreateGuard(this.opts.datadir);
+    if (created) this.log.info({ guardId: identity.guardId }, "Guard identity created");
+    this.network = new Network(this.opts.p2p, {
+      chain: this.ledger.chain,
+      privateKey: identity.privateKey,
+      importBlock: (block) => this.ledger.importBlock(block),
+      addTransaction: (raw) => this.ledger.submitRawTransaction(raw),
+      log: this.log.child({ module: "p2p" }),
+    });
+    await this.network.start();
+  }
+
   /** Stops the API first (no new requests), then mining, then the ledger (closing the database). */
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
     await this.rpc?.stop();
+    await this.network?.stop();
     // log reads the managers started for the last heads finish before the database closes
     await Promise.all([this.filters.settled(), this.subscriptions.settled()]);
     this.subscriptions.stop();

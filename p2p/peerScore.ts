@@ -101,6 +101,18 @@ export class PeerScores {
     return true;
   }
 
+  /** Bans a peer now, whatever its score (an operator's decision, or a partition in tests). */
+  ban(peerId: string, reason: string, ms = this.opts.banMs): void {
+    this.bans.set(peerId, { until: this.now() + ms, reason });
+    this.peers.delete(peerId);
+    this.modules.onBan(peerId, reason);
+  }
+
+  /** Lifts a ban. */
+  unban(peerId: string): void {
+    this.bans.delete(peerId);
+  }
+
   /** True while the peer is banned. */
   isBanned(peerId: string): boolean {
     const ban = this.bans.get(peerId);

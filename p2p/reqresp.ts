@@ -121,8 +121,8 @@ export class ReqResp {
       } catch (e) {
         if (isNodeError(e) && (e.code === WireErrorCode.MALFORMED || e.code === WireErrorCode.TOO_LARGE)) {
           this.modules.onMisbehaviour(peer, `${protocol}: ${e.message}`);
-        } else {
-          this.modules.onError?.(e);
+        } else if (!isNodeError(e)) {
+          this.modules.onError?.(e); // a refusal with a code is an answer; anything else is our bug
         }
         answer = errorFrame(isNodeError(e) ? e.message : "internal error");
       }

@@ -46,6 +46,8 @@ export interface EthDeps {
   devAccounts: readonly DevAccountKey[];
   /** Milliseconds now (test-only clock override for hashrate expiry). */
   now?: () => number;
+  /** Sync progress from the P2P layer (false when in step with peers); absent: never syncing. */
+  syncing?: () => { startingBlock: bigint; currentBlock: bigint; highestBlock: bigint } | false;
 }
 
 /** Blocks below the head that the `safe` tag names (PoW finality is only probabilistic). */
@@ -428,10 +430,23 @@ export function ethMethods(deps: EthDeps): RpcMethod[] {
     }),
     defineMethod({
       name: "eth_syncing",
-      summary: "Returns false: the node does not sync from peers yet.",
+      summary: "Returns the sync progress (startingBlock, currentBlock, highestBlock) while the node catches up with its peers, else false.",
       params: [],
-      result: { name: "Syncing status", schema: rs.bool },
-      handler: () => false,
+      result: {
+        name: "Syncing status",
+        schema: {
+          oneOf: [
+            { type: "object", properties: { startingBlock: rs.quantity, currentBlock: rs.quantity, highestBlock: rs.quantity } },
+            rs.bool,
+          ],
+        },
+      },
+      handler: () => {
+        const p = deps.syncing?.() ?? false;
+        return p === false
+          ? false
+          : { startingBlock: quantity(p.startingBlock), currentBlock: quantity(p.currentBlock), highestBlock: quantity(p.highestBlock) };
+      },
     }),
     defineMethod({
       name: "eth_blockNumber",

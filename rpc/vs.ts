@@ -1,10 +1,22 @@
 import type { Blockchain } from "../chain/index.js";
-import { resultSchema as rs } from "./format.js";
+import { quantity, resultSchema as rs } from "./format.js";
 import { defineMethod, type RpcMethod } from "./rpcMethod.js";
 
-/** What the `vs_` methods read: the chain's genesis parameters. */
+/** A connected peer as the P2P layer describes it (p2p's PeerInfo). */
+export interface VsPeer {
+  id: string;
+  addresses: string[];
+  direction: "inbound" | "outbound";
+  score: number;
+  gossipScore: number;
+  head?: { number: bigint; hash: string; totalDifficulty: bigint };
+}
+
+/** What the `vs_` methods read: the chain's genesis parameters and the P2P layer's peers. */
 export interface VsDeps {
   chain: Pick<Blockchain, "genesis">;
+  /** Connected peers; absent when the node runs without P2P. */
+  peers?: () => VsPeer[];
 }
 
 /** The seal parameters an external miner needs (the `vs_workParams` answer). */
@@ -31,6 +43,24 @@ export function vsMethods(deps: VsDeps): RpcMethod[] {
         const c = deps.chain.genesis.consensus;
         return { scrypt: { N: c.scrypt.N, r: c.scrypt.r, p: c.scrypt.p }, streakWindow: c.streakWindow, blockTime: c.blockTime, miners: [...c.miners] };
       },
+    }),
+    defineMethod({
+      name: "vs_peers",
+      summary:
+        "Returns the connected peers: Guard ID, addresses, direction (inbound/outbound), application score, gossip score, and the head their last status named.",
+      params: [],
+      result: { name: "Peers", schema: rs.array(rs.object) },
+      handler: () =>
+        (deps.peers?.() ?? []).map((p) => ({
+          guardId: p.id,
+          addresses: p.addresses,
+          direction: p.direction,
+          score: p.score,
+          gossipScore: p.gossipScore,
+          head: p.head
+            ? { number: quantity(p.head.number), hash: p.head.hash, totalDifficulty: quantity(p.head.totalDifficulty) }
+            : null,
+        })),
     }),
   ];
 }

@@ -15,7 +15,7 @@ afterAll(async () => {
 async function startDevNode(extra: string[] = []): Promise<{ proc: CliProcess; url: string }> {
   const [dir, remove] = tempDir();
   cleanups.push(remove);
-  const proc = runCli(["node", "--dev", "--datadir", dir, "--rpc.port", "0", ...extra]);
+  const proc = runCli(["node", "--dev", "--datadir", dir, "--rpc.port", "0", "--p2p.port", "0", ...extra]);
   running.push(proc);
   const m = await proc.waitFor(/"url":"(http:\/\/127\.0\.0\.1:\d+\/)"/);
   return { proc, url: m[1]! };
@@ -57,7 +57,7 @@ describe("`vs1984 node --dev` lifecycle", () => {
   it("stops cleanly on Ctrl-C and a restart continues from the same head", async () => {
     const [dir, remove] = tempDir();
     cleanups.push(remove);
-    const first = runCli(["node", "--dev", "--datadir", dir, "--rpc.port", "0"]);
+    const first = runCli(["node", "--dev", "--datadir", dir, "--rpc.port", "0", "--p2p.port", "0"]);
     running.push(first);
     await first.waitFor(/"number":"3"/, 60_000);
     expect(await first.stop()).toBe(0);
@@ -65,7 +65,7 @@ describe("`vs1984 node --dev` lifecycle", () => {
     const heads = [...first.output().matchAll(/"number":"(\d+)"/g)].map((m) => Number(m[1]));
     const last = Math.max(...heads);
 
-    const second = runCli(["node", "--dev", "--datadir", dir, "--rpc.port", "0", "--no-mine"]);
+    const second = runCli(["node", "--dev", "--datadir", dir, "--rpc.port", "0", "--p2p.port", "0", "--no-mine"]);
     running.push(second);
     const started = await second.waitFor(/"head":"(\d+)"[^\n]*"msg":"Node started"/);
     expect(Number(started[1])).toBe(last);

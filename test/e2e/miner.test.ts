@@ -25,7 +25,7 @@ describe("`vs1984 mine` against `vs1984 node --dev --no-mine`, both started as a
     expect(await imported.exited()).toBe(0);
     const file = imported.output().match(/(\/\S*UTC--[0-9a-zA-Z.:-]+)/)![1]!;
 
-    const node = runCli(["node", "--dev", "--no-mine", "--datadir", join(dir, "node"), "--rpc.port", "0"]);
+    const node = runCli(["node", "--dev", "--no-mine", "--datadir", join(dir, "node"), "--rpc.port", "0", "--p2p.port", "0"]);
     running.push(node);
     const url = (await node.waitFor(/"url":"(http:\/\/127\.0\.0\.1:\d+\/)"/))[1]!;
     await node.waitFor(/"mining":false/);

@@ -6,7 +6,7 @@ import { tempDir, testGenesis } from "./ledger.js";
 
 /**
  * A full node in-process on real RocksDB in a temp folder, RPC on 127.0.0.1 at a random port,
- * dev accounts served; mining as dev account 9 unless `mine: false`. Its clock runs with the chain
+ * dev accounts served; mining as dev account 9 unless `mine: false`; no P2P unless `p2p` is given. Its clock runs with the chain
  * (each block one blockTime after its parent) so difficulty stays put however fast tests mine.
  */
 export async function startTestNode(
@@ -27,6 +27,7 @@ export async function startTestNode(
       devAccounts: Array.from({ length: 10 }, (_, i) => devAccount(i)),
       rpc: { host: "127.0.0.1", port: 0 },
       metrics: true,
+      p2p: null,
       now: chainClock,
       ...opts,
     },

@@ -14,6 +14,7 @@ import {
   type Status,
 } from "../../p2p/messages.js";
 import { serveBodies, serveHeaders, type SyncPeer, type SyncPeers } from "../../p2p/sync.js";
+import { chainStatus } from "../../p2p/network.js";
 
 /** A peer served in-process from a chain, optionally lying or silent. */
 export interface ChainPeer {
@@ -28,16 +29,6 @@ export interface ChainPeer {
   silent?: boolean;
 }
 
-/** The status a node announces for its chain. */
-export function chainStatus(chain: Blockchain): Status {
-  return {
-    chainId: chain.genesis.chainId,
-    genesisHash: chain.genesisHash,
-    headHash: chain.head.hash,
-    headNumber: chain.head.header.number,
-    totalDifficulty: chain.headTotalDifficulty,
-  };
-}
 
 /**
  * SyncPeers without a network: each peer answers from a chain through serveHeaders/serveBodies,

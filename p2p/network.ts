@@ -1,0 +1,565 @@
+import { EventEmitter } from "node:events";
+import type { PeerId, PrivateKey } from "@libp2p/interface";
+import { TopicValidatorResult, type Message } from "@libp2p/gossipsub";
+import { peerIdFromString } from "@libp2p/peer-id";
+import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
+import type { Logger } from "pino";
+import { bytesToHex } from "@ethereumjs/util";
+import {
+  ChainEvent,
+  TxPoolErrorCode,
+  headerHash,
+  isNodeError,
+  keccak256,
+  type Block,
+  type Blockchain,
+  type ChainEventData,
+  type Hex,
+  type ImportResult,
+} from "../chain/index.js";
+import { createHost, type Host, type HostOptions } from "./host.js";
+import {
+  decodeBlock,
+  decodeBodiesRequest,
+  decodeBodies,
+  decodeHeaders,
+  decodeHeadersRequest,
+  decodePeers,
+  decodeStatus,
+  decodeStem,
+  encodeBlock,
+  encodeBodies,
+  encodeBodiesRequest,
+  encodeHeaders,
+  encodeHeadersRequest,
+  encodePeers,
+  encodeStatus,
+  encodeStem,
+  MAX_PEERS_PER_RESPONSE,
+  type HeadersRequest,
+  type PeerRecord,
+  type Status,
+} from "./messages.js";
+import { PeerScores, type PeerScoreOptions, type PenaltyKind } from "./peerScore.js";
+import { ReqResp, RequestErrorCode, type ReqRespOptions } from "./reqresp.js";
+import { StemRouter, type StemOptions } from "./stem.js";
+import { Syncer, serveBodies, serveHeaders, type SyncOptions, type SyncPeers, type SyncProgress } from "./sync.js";
+import { isInvalidBlockError, isInvalidTransactionError } from "./validity.js";
+
+/** Options of the P2P network. */
+export interface NetworkOptions extends HostOptions {
+  /** Multiaddrs with `/p2p/<GuardID>` dialled at start and whenever the node has no peer. */
+  bootnodes: string[];
+  /** How often the node dials bootnodes (when alone) and asks a peer for more peers. */
+  maintenanceMs: number;
+  reqResp: Partial<ReqRespOptions>;
+  scores: Partial<PeerScoreOptions>;
+  stem: Partial<StemOptions>;
+  sync: Partial<SyncOptions>;
+}
+
+/** Defaults of the network (HostOptions have no defaults: the node always gives them). */
+export const defaultNetworkOptions: Omit<NetworkOptions, keyof HostOptions> = {
+  bootnodes: [],
+  maintenanceMs: 5_000,
+  reqResp: {},
+  scores: {},
+  stem: {},
+  sync: {},
+};
+
+/** What the network needs from the node. */
+export interface NetworkModules {
+  chain: Blockchain;
+  /** Guard key (the libp2p peer key). */
+  privateKey: PrivateKey;
+  /** Imports a block through the consensus rules. */
+  importBlock: (block: Block) => Promise<ImportResult>;
+  /** Validates and pools a raw transaction; returns its hash; throws TxError / TxPoolError. */
+  addTransaction: (raw: Uint8Array) => Promise<Hex>;
+  log: Logger;
+}
+
+/** A connected peer as `vs_peers` shows it. */
+export interface PeerInfo {
+  /** Guard ID. */
+  id: string;
+  addresses: string[];
+  direction: "inbound" | "outbound";
+  /** Application score (0 = clean; banned at the threshold). */
+  score: number;
+  /** Gossipsub's mesh score of the peer. */
+  gossipScore: number;
+  /** Its chain as its last status said, if it sent one. */
+  head?: { number: bigint; hash: Hex; totalDifficulty: bigint };
+}
+
+/** Events of the network. */
+export interface NetworkEvents {
+  /** A gossiped transaction was accepted: its hash and the Guard ID that published it first. */
+  transactionGossip: [{ hash: Hex; publisher: string | null }];
+  /** A peer's status was accepted. */
+  peerStatus: [{ peerId: string; status: Status }];
+  /** A peer was banned. */
+  peerBanned: [{ peerId: string; reason: string }];
+  /** Sync progress after each imported block of a sync, and false when the sync ends. */
+  syncProgress: [SyncProgress | false];
+}
+
+/** The status a node with this chain sends its peers. */
+export function chainStatus(chain: Blockchain): Status {
+  return {
+    chainId: chain.genesis.chainId,
+    genesisHash: chain.genesisHash,
+    headHash: chain.head.hash,
+    headNumber: chain.head.header.number,
+    totalDifficulty: chain.headTotalDifficulty,
+  };
+}
+
+const STATUS = "status";
+const HEADERS = "headers";
+const BODIES = "bodies";
+const PEERS = "peers";
+const STEM = "stem";
+
+/** Most block hashes remembered as having come from the network (they are never re-published). */
+const REMEMBERED_BLOCKS = 4096;
+
+/**
+ * The node's place in the VS1984 network: a libp2p host with the status, headers, bodies, peers
+ * and stem protocols, block and transaction gossip validated before forwarding, header-first sync,
+ * peer exchange, peer scoring with bans, and the stem phase of this node's own transactions.
+ */
+export class Network extends EventEmitter<NetworkEvents> {
+  private readonly opts: NetworkOptions;
+  private host: Host | null = null;
+  private reqResp: ReqResp | null = null;
+  readonly scores: PeerScores;
+  readonly syncer: Syncer;
+  private readonly stem: StemRouter;
+  /** Peers whose status was accepted. */
+  private readonly statuses = new Map<string, Status>();
+  /** Blocks that came from the network (gossip or sync), oldest first. */
+  private readonly fromNetwork = new Set<Hex>();
+  private readonly blocksTopic: string;
+  private readonly txTopic: string;
+  private maintenance: NodeJS.Timeout | null = null;
+  private started = false;
+
+  constructor(
+    opts: Partial<NetworkOptions> & HostOptions,
+    private readonly modules: NetworkModules,
+  ) {
+    super();
+    this.opts = { ...defaultNetworkOptions, ...opts };
+    const chainId = modules.chain.genesis.chainId;
+    this.blocksTopic = `/vs1984/${chainId}/blocks`;
+    this.txTopic = `/vs1984/${chainId}/transactions`;
+    this.scores = new PeerScores(this.opts.scores, { onBan: (peerId, reason) => this.onBan(peerId, reason) });
+    this.syncer = new Syncer(this.opts.sync, {
+      chain: modules.chain,
+      importBlock: (block) => this.importFromNetwork(block),
+      peers: this.syncPeers(),
+      logger: modules.log.child({ module: "sync" }),
+      onProgress: (p) => this.emit("syncProgress", p),
+    });
+    this.stem = new StemRouter(this.opts.stem, {
+      neighbours: () => [...this.statuses.keys()],
+      send: (peerId, hopsLeft, raw) => this.sendStem(peerId, hopsLeft, raw),
+      fluff: (raw) => this.publishTransaction(raw),
+      onError: (e) => modules.log.debug({ err: e }, "stem hop failed"),
+    });
+  }
+
+  /** Starts the host, the protocols, gossip and sync; dials the bootnodes. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const { log } = this.modules;
+    const host = await createHost(this.opts, {
+      privateKey: this.modules.privateKey,
+      gater: {
+        denyDialPeer: (peer: PeerId) => this.scores.isBanned(peer.toString()),
+        denyInboundEncryptedConnection: (peer: PeerId) => this.scores.isBanned(peer.toString()),
+        denyOutboundEncryptedConnection: (peer: PeerId) => this.scores.isBanned(peer.toString()),
+      },
+    });
+    this.host = host;
+    this.reqResp = new ReqResp(this.opts.reqResp, {
+      host,
+      allowRequest: (peer, protocol) => this.scores.allowRequest(peer, protocol),
+      onMisbehaviour: (peer, reason) => this.penalize(peer, reason.includes("flood") ? "flood" : "malformed", reason),
+      onError: (e) => log.warn({ err: e }, "P2P request handler failed"),
+    });
+    await host.start();
+    await this.registerProtocols(this.reqResp);
+    const pubsub = host.services.pubsub;
+    pubsub.topicValidators.set(this.blocksTopic, (peer, msg) => this.validateBlock(peer.toString(), msg));
+    pubsub.topicValidators.set(this.txTopic, (peer, msg) => this.validateTransaction(peer.toString(), msg));
+    pubsub.subscribe(this.blocksTopic);
+    pubsub.subscribe(this.txTopic);
+    host.addEventListener("peer:connect", this.onConnect);
+    host.addEventListener("peer:disconnect", this.onDisconnect);
+    this.modules.chain.on(ChainEvent.newHead, this.onNewHead);
+    this.syncer.start();
+    this.maintenance = setInterval(() => void this.maintain(), this.opts.maintenanceMs);
+    this.maintenance.unref();
+    void this.maintain();
+    log.info({ guardId: this.peerId, addresses: this.addresses() }, "P2P listening");
+  }
+
+  /** Stops sync and gossip and closes every connection. */
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    if (this.maintenance) clearInterval(this.maintenance);
+    this.maintenance = null;
+    this.modules.chain.off(ChainEvent.newHead, this.onNewHead);
+    this.stem.stop();
+    await this.syncer.stop();
+    const host = this.host;
+    this.host = null;
+    this.statuses.clear();
+    if (host) {
+      host.removeEventListener("peer:connect", this.onConnect);
+      host.removeEventListener("peer:disconnect", this.onDisconnect);
+      await host.stop();
+    }
+  }
+
+  /** This node's Guard ID. */
+  get peerId(): string {
+    return this.modules.privateKey.publicKey.toString();
+  }
+
+  /** The addresses the host listens on, with `/p2p/<GuardID>`. */
+  addresses(): string[] {
+    return this.host?.getMultiaddrs().map((a) => a.toString()) ?? [];
+  }
+
+  /** Connected peers whose status was accepted. */
+  get peerCount(): number {
+    return this.statuses.size;
+  }
+
+  /** Sync progress for eth_syncing: false when in step with the best peer. */
+  syncProgress(): SyncProgress | false {
+    return this.syncer.progress();
+  }
+
+  /** Every connected peer with its score, direction and last status. */
+  peers(): PeerInfo[] {
+    const host = this.host;
+    if (!host) return [];
+    const gossip = host.services.pubsub;
+    const seen = new Map<string, PeerInfo>();
+    for (const conn of host.getConnections()) {
+      const id = conn.remotePeer.toString();
+      const info = seen.get(id) ?? {
+        id,
+        addresses: [],
+        direction: conn.direction,
+        score: this.scores.standing(id).score,
+        gossipScore: Math.round((gossip as unknown as { getScore(id: string): number }).getScore(id) * 100) / 100,
+      };
+      info.addresses.push(conn.remoteAddr.toString());
+      const status = this.statuses.get(id);
+      if (status) info.head = { number: status.headNumber, hash: status.headHash, totalDifficulty: status.totalDifficulty };
+      seen.set(id, info);
+    }
+    return [...seen.values()];
+  }
+
+  /** Sends a transaction this node's wallet or RPC submitted (already pooled) into its stem phase. */
+  async announceTransaction(raw: Uint8Array): Promise<void> {
+    if (!this.started) return;
+    await this.stem.originate(bytesToHex(keccak256(raw)), raw);
+  }
+
+  /** Dials a peer (multiaddr with /p2p/); resolves when connected. */
+  async dial(addr: string): Promise<void> {
+    await this.requireHost().dial(multiaddr(addr), { signal: AbortSignal.timeout(10_000) });
+  }
+
+  /** Bans a peer for `ms` (default: the scoring ban time) and disconnects it; an operator's tool, and partitions in tests. */
+  ban(peerId: string, reason: string, ms?: number): void {
+    this.scores.ban(peerId, reason, ms);
+  }
+
+  /** Lifts a ban; the peer may connect again. */
+  unban(peerId: string): void {
+    this.scores.unban(peerId);
+  }
+
+  /** Closes every connection to the peer (tests, operator tools). */
+  async hangUp(peerId: string): Promise<void> {
+    await this.requireHost().hangUp(peerIdFromString(peerId));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // protocols
+
+  private async registerProtocols(rr: ReqResp): Promise<void> {
+    const { chain } = this.modules;
+    await rr.register(STATUS, async (peer, request) => {
+      this.acceptStatus(peer, decodeStatus(request));
+      return encodeStatus(this.status());
+    });
+    await rr.register(HEADERS, async (_peer, request) => encodeHeaders(await serveHeaders(chain, decodeHeadersRequest(request))));
+    await rr.register(BODIES, async (_peer, request) => encodeBodies(await serveBodies(chain, decodeBodiesRequest(request))));
+    await rr.register(PEERS, async (peer) => encodePeers(this.peerRecords(peer)));
+    await rr.register(STEM, async (peer, request) => {
+      const { hopsLeft, raw } = decodeStem(request);
+      let hash: Hex;
+      try {
+        hash = await this.modules.addTransaction(raw);
+      } catch (e) {
+        // it came round to a node that has it: the sender passes it to another neighbour or gossips it
+        if (isNodeError(e) && e.code === TxPoolErrorCode.ALREADY_KNOWN) throw e;
+        if (isInvalidTransactionError(e)) this.penalize(peer, "invalidTransaction", `stem: ${e.message}`);
+        throw e;
+      }
+      void this.stem.onStem(peer, hash, hopsLeft, raw).catch((e: unknown) => this.modules.log.debug({ err: e }, "stem failed"));
+      return new Uint8Array(0);
+    });
+  }
+
+  /** This node's status. */
+  status(): Status {
+    return chainStatus(this.modules.chain);
+  }
+
+  /** Accepts a peer's status if it is on our chain; bans it otherwise. */
+  private acceptStatus(peer: string, status: Status): boolean {
+    const { chain } = this.modules;
+    if (status.chainId !== chain.genesis.chainId || status.genesisHash !== chain.genesisHash) {
+      this.penalize(peer, "wrongChain", `chain ${status.chainId} genesis ${status.genesisHash}`);
+      return false;
+    }
+    if (this.scores.isBanned(peer)) return false;
+    const isNew = !this.statuses.has(peer);
+    this.statuses.set(peer, status);
+    if (isNew) this.modules.log.debug({ peer, head: status.headNumber }, "peer joined");
+    this.emit("peerStatus", { peerId: peer, status });
+    this.syncer.peerUpdated(peer);
+    return true;
+  }
+
+  /** Asks a peer for its status (and tells it ours). */
+  private async exchangeStatus(peer: string): Promise<void> {
+    try {
+      const answer = await this.requireReqResp().request(peer, STATUS, encodeStatus(this.status()));
+      this.acceptStatus(peer, decodeStatus(answer));
+    } catch (e) {
+      if (isNodeError(e) && e.code.startsWith("P2P_MALFORMED")) this.penalize(peer, "malformed", e.message);
+      else this.modules.log.debug({ err: e, peer }, "status exchange failed");
+    }
+  }
+
+  private syncPeers(): SyncPeers {
+    return {
+      peers: () => [...this.statuses].map(([id, status]) => ({ id, status })),
+      requestHeaders: async (peerId: string, req: HeadersRequest, signal?: AbortSignal) =>
+        decodeHeaders(await this.requireReqResp().request(peerId, HEADERS, encodeHeadersRequest(req), signal)),
+      requestBodies: async (peerId: string, hashes: Hex[], signal?: AbortSignal) =>
+        decodeBodies(await this.requireReqResp().request(peerId, BODIES, encodeBodiesRequest(hashes), signal)),
+      penalize: (peerId: string, reason: string, fatal: boolean) => this.penalize(peerId, fatal ? "invalidBlock" : "timeout", reason),
+    };
+  }
+
+  private peerRecords(except: string): PeerRecord[] {
+    const host = this.requireHost();
+    const records: PeerRecord[] = [];
+    for (const conn of host.getConnections()) {
+      const id = conn.remotePeer.toString();
+      if (id === except || !this.statuses.has(id) || records.some((r) => r.id === id)) continue;
+      // the address it listens on as identify told it, else the one it connected from
+      const listen = this.listenAddrs(conn.remotePeer);
+      const addrs = listen.length > 0 ? listen : conn.direction === "outbound" ? [withoutPeer(conn.remoteAddr)] : [];
+      if (addrs.length > 0) records.push({ id, addrs: addrs.slice(0, 8) });
+      if (records.length >= MAX_PEERS_PER_RESPONSE) break;
+    }
+    return records;
+  }
+
+  private listenAddrs(peer: PeerId): string[] {
+    return this.identified.get(peer.toString()) ?? [];
+  }
+
+  /** Listen addresses peers announced through identify. */
+  private readonly identified = new Map<string, string[]>();
+
+  // -------------------------------------------------------------------------------------------
+  // gossip
+
+  private async validateBlock(peer: string, msg: Message): Promise<TopicValidatorResult> {
+    const { chain, log } = this.modules;
+    let block: Block;
+    try {
+      block = decodeBlock(msg.data, chain.genesis.chainId);
+    } catch (e) {
+      this.penalize(peer, "malformed", `block gossip: ${(e as Error).message}`);
+      return TopicValidatorResult.Reject;
+    }
+    const hash = headerHash(block.header);
+    if ((await chain.getTotalDifficulty(hash)) !== undefined) return TopicValidatorResult.Ignore;
+    if ((await chain.getTotalDifficulty(block.header.parentHash)) === undefined) {
+      // we miss its ancestors: learn where the peer is and let sync fetch them
+      void this.exchangeStatus(peer);
+      return TopicValidatorResult.Ignore;
+    }
+    try {
+      await this.importFromNetwork(block);
+      return TopicValidatorResult.Accept;
+    } catch (e) {
+      if (isInvalidBlockError(e)) {
+        this.penalize(peer, "invalidBlock", `block ${hash}: ${(e as Error).message}`);
+        return TopicValidatorResult.Reject;
+      }
+      log.debug({ err: e, hash }, "gossiped block not imported");
+      return TopicValidatorResult.Ignore;
+    }
+  }
+
+  private async validateTransaction(peer: string, msg: Message): Promise<TopicValidatorResult> {
+    let hash: Hex;
+    try {
+      hash = await this.modules.addTransaction(msg.data);
+    } catch (e) {
+      if (isNodeError(e) && e.code === TxPoolErrorCode.ALREADY_KNOWN) {
+        // it may be one we hold in its stem: the stem is over once it is gossiped
+        this.stem.seenInGossip(bytesToHex(keccak256(msg.data)));
+        return TopicValidatorResult.Ignore;
+      }
+      if (isInvalidTransactionError(e)) {
+        this.penalize(peer, "invalidTransaction", (e as Error).message);
+        return TopicValidatorResult.Reject;
+      }
+      return TopicValidatorResult.Ignore;
+    }
+    this.stem.seenInGossip(hash);
+    this.emit("transactionGossip", { hash, publisher: msg.type === "signed" ? msg.from.toString() : null });
+    return TopicValidatorResult.Accept;
+  }
+
+  /** Imports a block that came from a peer; it is remembered so it is not published again. */
+  private importFromNetwork(block: Block): Promise<ImportResult> {
+    const hash = headerHash(block.header);
+    this.fromNetwork.add(hash);
+    if (this.fromNetwork.size > REMEMBERED_BLOCKS) this.fromNetwork.delete(this.fromNetwork.values().next().value as Hex);
+    return this.modules.importBlock(block);
+  }
+
+  /** Publishes the blocks this node made (in-process miner or submitted work) as they become canonical. */
+  private readonly onNewHead = (e: ChainEventData[typeof ChainEvent.newHead]): void => {
+    for (const block of e.added) {
+      if (this.fromNetwork.has(block.hash)) continue;
+      this.fromNetwork.add(block.hash);
+      void this.publish(this.blocksTopic, encodeBlock(block));
+    }
+  };
+
+  private async publishTransaction(raw: Uint8Array): Promise<void> {
+    await this.publish(this.txTopic, raw);
+  }
+
+  private async publish(topic: string, data: Uint8Array): Promise<void> {
+    const host = this.host;
+    if (!host) return;
+    try {
+      await host.services.pubsub.publish(topic, data);
+    } catch (e) {
+      // a duplicate (already seen) or no peer yet: gossip needs nothing more from us
+      this.modules.log.debug({ err: e, topic }, "publish skipped");
+    }
+  }
+
+  private async sendStem(peerId: string, hopsLeft: number, raw: Uint8Array): Promise<void> {
+    await this.requireReqResp().request(peerId, STEM, encodeStem({ hopsLeft, raw }));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // peers
+
+  private readonly onConnect = (e: CustomEvent<PeerId>): void => {
+    void this.exchangeStatus(e.detail.toString());
+  };
+
+  private readonly onDisconnect = (e: CustomEvent<PeerId>): void => {
+    const id = e.detail.toString();
+    this.statuses.delete(id);
+    this.scores.forget(id);
+  };
+
+  /** Dials bootnodes when alone, and asks a random peer for more peers while below the limit. */
+  private async maintain(): Promise<void> {
+    const host = this.host;
+    if (!host) return;
+    try {
+      await this.refreshIdentified();
+      if (this.statuses.size === 0) {
+        await Promise.all(this.opts.bootnodes.map((b) => this.dial(b).catch((e: unknown) => this.modules.log.debug({ err: e, bootnode: b }, "bootnode dial failed"))));
+      }
+      if (host.getConnections().length >= this.opts.maxPeers) return;
+      const peers = [...this.statuses.keys()];
+      const asked = peers[Math.floor(Math.random() * peers.length)];
+      if (!asked) return;
+      const records = decodePeers(await this.requireReqResp().request(asked, PEERS, new Uint8Array(0)));
+      const connected = new Set(host.getConnections().map((c) => c.remotePeer.toString()));
+      for (const r of records) {
+        if (r.id === this.peerId || connected.has(r.id) || this.scores.isBanned(r.id)) continue;
+        if (host.getConnections().length >= this.opts.maxPeers) break;
+        const addr = r.addrs.find((a) => a.startsWith("/ip4/") || a.startsWith("/ip6/"));
+        if (addr) await this.dial(`${addr}/p2p/${r.id}`).catch((e: unknown) => this.modules.log.debug({ err: e, peer: r.id }, "peer exchange dial failed"));
+      }
+    } catch (e) {
+      if (isNodeError(e) && e.code === "P2P_MALFORMED") this.modules.log.debug({ err: e }, "bad peers answer");
+      else if (!(isNodeError(e) && Object.values(RequestErrorCode).includes(e.code as never))) this.modules.log.warn({ err: e }, "peer maintenance failed");
+    }
+  }
+
+  /** Copies the listen addresses identify stored in the peer store, for peer exchange answers. */
+  private async refreshIdentified(): Promise<void> {
+    const host = this.requireHost();
+    for (const conn of host.getConnections()) {
+      const id = conn.remotePeer.toString();
+      try {
+        const peer = await host.peerStore.get(conn.remotePeer);
+        const addrs = peer.addresses.map((a) => a.multiaddr.toString()).filter((a) => !a.includes("/p2p-circuit"));
+        if (addrs.length > 0) this.identified.set(id, addrs);
+      } catch {
+        // not in the peer store yet
+      }
+    }
+    for (const id of this.identified.keys()) if (!this.statuses.has(id)) this.identified.delete(id);
+  }
+
+  private penalize(peer: string, kind: PenaltyKind, reason: string): void {
+    this.modules.log.debug({ peer, kind, reason }, "peer penalized");
+    this.scores.penalize(peer, kind, reason);
+  }
+
+  private onBan(peerId: string, reason: string): void {
+    this.modules.log.info({ peer: peerId, reason }, "peer banned");
+    this.statuses.delete(peerId);
+    this.emit("peerBanned", { peerId, reason });
+    void this.hangUp(peerId).catch(() => undefined);
+  }
+
+  private requireHost(): Host {
+    if (!this.host) throw new Error("the P2P network is not started");
+    return this.host;
+  }
+
+  private requireReqResp(): ReqResp {
+    if (!this.reqResp) throw new Error("the P2P network is not started");
+    return this.reqResp;
+  }
+}
+
+function withoutPeer(addr: Multiaddr): string {
+  const s = addr.toString();
+  const i = s.indexOf("/p2p/");
+  return i >= 0 ? s.slice(0, i) : s;
+}
