@@ -139,7 +139,7 @@ describe("vs1984 guard rotate", () => {
   it("is refused while a node runs on the data dir, and works once it stopped", async () => {
     const dir = datadir();
     const before = JSON.parse((await vs1984(["guard", "show", "--datadir", dir, "--json"])).stdout) as ShowJson;
-    const node: CliProcess = runCli(["node", "--dev", "--datadir", dir, "--no-rpc", "--no-mine"], NO_JEST_FLAGS);
+    const node: CliProcess = runCli(["node", "--dev", "--datadir", dir, "--no-rpc", "--no-mine", "--p2p.port", "0"], NO_JEST_FLAGS);
     closers.push(() => node.stop());
     await node.waitFor(/Node started/);
 

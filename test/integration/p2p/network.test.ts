@@ -4,6 +4,7 @@ import type { GenesisConfig, Hex } from "../../../chain/index.js";
 import type { VsNode } from "../../../node/node.js";
 import { devWallet, keyOf, openLedger, tempDir, testGenesis } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
+import { httpCall } from "../../helpers/rpcClient.js";
 import { addrOf, heads, netGenesis, startNetNode, waitFor, wallClock, type NetNodeOptions } from "../../helpers/net.js";
 
 // Several real nodes in this process: libp2p on 127.0.0.1, RocksDB in temp folders, in-process
@@ -78,8 +79,18 @@ describe("a network of five nodes with two miners", () => {
     const miners = new Set<string>();
     for (let i = 1n; i <= head.header.number; i++) miners.add((await nodes[2]!.ledger.chain.getBlockByNumber(i))!.header.miner);
     expect(miners).toEqual(new Set([devWallet(9).address.toLowerCase(), devWallet(8).address.toLowerCase()]));
-    // net_peerCount and vs_peers see the network
-    expect(nodes[2]!.network!.peers().length).toBeGreaterThanOrEqual(3);
+    // net_peerCount and vs_peers see the network over JSON-RPC
+    const rpc = httpCall(nodes[2]!.rpc!.url);
+    expect(Number(await rpc("net_peerCount"))).toBeGreaterThanOrEqual(3);
+    const peers = (await rpc("vs_peers")) as Array<{ guardId: string; direction: string; score: number; head: { number: string } | null }>;
+    expect(peers.length).toBeGreaterThanOrEqual(3);
+    expect(peers.map((p) => p.guardId)).toContain(nodes[0]!.network!.peerId);
+    for (const p of peers) {
+      expect(["inbound", "outbound"]).toContain(p.direction);
+      expect(p.score).toBe(0);
+      expect(p.head).not.toBeNull();
+    }
+    expect(await rpc("eth_syncing")).toBe(false);
     await Promise.all(nodes.map(stopNode));
   }, 120_000);
 });

@@ -115,6 +115,14 @@ describe("eth_ methods over a mined chain", () => {
     expect(e.message).toMatch(/no coinbase/);
   });
 
+  it("reports sync progress from the P2P layer in the execution-apis shape", async () => {
+    const syncing = registryFor(ledger, { syncing: () => ({ startingBlock: 3n, currentBlock: 120n, highestBlock: 200n }) });
+    const result = await syncing("eth_syncing");
+    expect(result).toEqual({ startingBlock: "0x3", currentBlock: "0x78", highestBlock: "0xc8" });
+    expectValidResult("eth_syncing", result);
+    expect(await registryFor(ledger, { syncing: () => false })("eth_syncing")).toBe(false);
+  });
+
   it("moves balances by exactly value plus fee, and keeps the earlier state readable", async () => {
     const receipt1 = (await call("eth_getTransactionReceipt", txA1)) as Record<string, string>;
     const receiptB = (await call("eth_getTransactionReceipt", txB)) as Record<string, string>;
