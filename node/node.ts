@@ -137,6 +137,7 @@ export class VsNode {
       addTransaction: (raw) => this.ledger.submitRawTransaction(raw),
       log: this.log.child({ module: "p2p" }),
     });
+    this.network.on("syncProgress", (p) => this.subscriptions.notifySyncing(p));
     await this.network.start();
   }
 

@@ -1,6 +1,6 @@
 import { ChainEvent, TxPoolEvent, type Block, type Hex, type SignedTx } from "../chain/index.js";
 import { type ChainEventSource, type NewHeadEvent, type PendingTxSource, idParam, randomId } from "./filters.js";
-import { type BlockJson, formatBlock, formatTransaction } from "./format.js";
+import { type BlockJson, formatBlock, formatTransaction, quantity } from "./format.js";
 import { type LogFilter, bloomMayMatch, formatLogEntry, headChangeLogs, matchesEntry, parseLogFilter } from "./logs.js";
 import { custom, optional } from "./params.js";
 import { RpcError, RpcErrorCode, invalidParam } from "./rpcError.js";
@@ -21,10 +21,12 @@ export type SubscriptionKind = (typeof SubscriptionKind)[keyof typeof Subscripti
 export interface SubscriptionManagerOptions {
   /** Most subscriptions one connection may hold. */
   maxPerConnection: number;
+  /** Least time between two `syncing` progress notifications. */
+  syncingIntervalMs: number;
 }
 
 /** Default subscription settings. */
-export const defaultSubscriptionManagerOptions: SubscriptionManagerOptions = { maxPerConnection: 100 };
+export const defaultSubscriptionManagerOptions: SubscriptionManagerOptions = { maxPerConnection: 100, syncingIntervalMs: 1_000 };
 
 /** What subscriptions read: the chain's head changes and logs (plus the head's total difficulty), the pool's additions. */
 export interface SubscriptionManagerModules {
@@ -72,6 +74,8 @@ export class SubscriptionManager {
   private started = false;
   private headSeq = 0;
   private logWork: Promise<void> = Promise.resolve();
+  /** When the last syncing progress was sent; null when no sync is being reported. */
+  private lastSyncingAt: number | null = null;
 
   constructor(
     opts: Partial<SubscriptionManagerOptions>,
@@ -189,6 +193,33 @@ export class SubscriptionManager {
         if (matchesEntry(sub.filter, entry) && !this.send(sub, formatLogEntry(entry))) break;
       }
     }
+  }
+
+  /**
+   * Tells `syncing` subscribers how a sync goes, geth's way: `{syncing: true, status: {...}}` when
+   * it starts and then at most once per `syncingIntervalMs`, and `false` when it ends.
+   */
+  notifySyncing(progress: { startingBlock: bigint; currentBlock: bigint; highestBlock: bigint } | false): void {
+    const now = Date.now();
+    if (progress !== false) {
+      if (this.lastSyncingAt !== null && now - this.lastSyncingAt < this.opts.syncingIntervalMs) return;
+      this.lastSyncingAt = now;
+    } else {
+      if (this.lastSyncingAt === null) return;
+      this.lastSyncingAt = null;
+    }
+    const result =
+      progress === false
+        ? false
+        : {
+            syncing: true,
+            status: {
+              startingBlock: quantity(progress.startingBlock),
+              currentBlock: quantity(progress.currentBlock),
+              highestBlock: quantity(progress.highestBlock),
+            },
+          };
+    for (const sub of [...this.subs.values()]) if (sub.kind === "syncing") this.send(sub, result);
   }
 
   private readonly onTxAdded = (tx: SignedTx): void => {

@@ -163,7 +163,23 @@ describe("eth_subscribe", () => {
     expect(tx).toMatchObject({ hash: h, from: addr(devWallet(0)), to, value: `0x${ONE_VS.toString(16)}`, blockHash: null, blockNumber: null });
   });
 
-  it("accepts syncing (nothing to send before P2P sync) and refuses unknown kinds and bad options", async () => {
+  it("syncing sends the start of a sync, throttled progress, and false at its end", async () => {
+    const [ledger, close] = await openLedger(await testGenesis());
+    closers.push(close);
+    const rpc = api(ledger, { syncingIntervalMs: 60_000 });
+    const conn = fakeConnection("c");
+    const id = await rpc.call("eth_subscribe", ["syncing"], conn);
+    rpc.subs.notifySyncing({ startingBlock: 0n, currentBlock: 1n, highestBlock: 300n });
+    rpc.subs.notifySyncing({ startingBlock: 0n, currentBlock: 2n, highestBlock: 300n }); // within the interval: not sent
+    rpc.subs.notifySyncing(false);
+    rpc.subs.notifySyncing(false); // no sync running: nothing more
+    expect(conn.results(id)).toEqual([
+      { syncing: true, status: { startingBlock: "0x0", currentBlock: "0x1", highestBlock: "0x12c" } },
+      false,
+    ]);
+  });
+
+  it("accepts syncing (nothing to send while no sync runs) and refuses unknown kinds and bad options", async () => {
     const [ledger, close] = await openLedger(await testGenesis());
     closers.push(close);
     const rpc = api(ledger);
