@@ -10,6 +10,7 @@ import { genesisCommand } from "./cli/genesisCheck.js";
 import { guardCommand } from "./cli/guard.js";
 import { mineCommand } from "./cli/mine.js";
 import { readPassword } from "./cli/password.js";
+import { SyncProgressDisplay } from "./cli/syncProgress.js";
 import { walletCommand } from "./cli/wallet.js";
 import { DEV_MINER_INDEX, devAccount } from "./devAccounts.js";
 import { loadKeystore } from "./keystore.js";
@@ -119,7 +120,11 @@ async function runNode(opts: NodeCommandOptions, program: Command): Promise<void
     "Node started",
   );
   if (node.rpc && opts.metrics) log.info({ url: `${node.rpc.url}metrics` }, "Metrics served");
+  // a sync far behind shows a bar on a terminal (stderr), else a "Syncing" line every 5 s
+  const syncDisplay = new SyncProgressDisplay({}, { stream: process.stderr, log });
+  node.network?.on("syncProgress", syncDisplay.onProgress);
   node.ledger.chain.on(ChainEvent.newHead, (e: ChainEventData[typeof ChainEvent.newHead]) => {
+    if (syncDisplay.active) return; // one line per synced block would bury the progress
     const h = e.head.header;
     log.info(
       { number: h.number.toString(), hash: e.head.hash, txs: e.head.transactions.length, miner: h.miner, reorg: e.removed.length || undefined },
@@ -133,6 +138,7 @@ async function runNode(opts: NodeCommandOptions, program: Command): Promise<void
     if (stopping) return;
     stopping = true;
     clearInterval(keepAlive);
+    syncDisplay.stop();
     log.info({ signal }, "Stopping");
     node.stop().then(
       () => {
