@@ -1,5 +1,6 @@
 import { noise } from "@chainsafe/libp2p-noise";
 import { gossipsub, type GossipSub, type GossipsubOpts } from "@libp2p/gossipsub";
+import { createTopicScoreParams } from "@libp2p/gossipsub/score";
 import { identify, type Identify } from "@libp2p/identify";
 import type { ConnectionGater, PrivateKey } from "@libp2p/interface";
 import { ping, type Ping } from "@libp2p/ping";
@@ -33,6 +34,11 @@ export interface HostOptions {
   nat: "none" | "upnp";
 }
 
+/** Gossip topics the host scores peers on. */
+export interface HostTopics {
+  topics: readonly string[];
+}
+
 /** What the host needs from the node: its Guard key and the gater of banned peers. */
 export interface HostModules {
   privateKey: PrivateKey;
@@ -48,11 +54,29 @@ function contentMsgId(msg: { data: Uint8Array }): Uint8Array {
 }
 
 /**
- * Gossipsub with peer scoring on: a peer whose messages the validators reject loses score, and
- * under the graylist threshold its messages are dropped unread. Application-level bans (see
- * PeerScores) come on top of this and disconnect the peer.
+ * Gossipsub with peer scoring on `topics`: a peer whose messages the validators reject loses
+ * score, and under the graylist threshold its messages are dropped unread. Application-level bans
+ * (see PeerScores) come on top of this and disconnect the peer.
  */
-function gossipOptions(): Partial<GossipsubOpts> {
+function gossipOptions(topics: readonly string[]): Partial<GossipsubOpts> {
+  // Each message a validator rejects costs its sender -100 per invalid delivery squared, the count
+  // decaying by a tenth every decay interval (1 s); mesh-delivery quotas stay off (a small or quiet
+  // network would punish honest peers for having nothing to send).
+  const topicParams = createTopicScoreParams({
+    topicWeight: 1,
+    // good behaviour earns at most +3 (time in mesh) and +5 (first deliveries) per topic, so that
+    // one invalid message outweighs it
+    timeInMeshWeight: 0.01,
+    timeInMeshQuantum: 1_000,
+    timeInMeshCap: 300,
+    firstMessageDeliveriesWeight: 0.5,
+    firstMessageDeliveriesDecay: 0.9,
+    firstMessageDeliveriesCap: 10,
+    invalidMessageDeliveriesWeight: -100,
+    invalidMessageDeliveriesDecay: 0.9,
+    meshMessageDeliveriesWeight: 0,
+    meshFailurePenaltyWeight: 0,
+  });
   return {
     globalSignaturePolicy: "StrictSign",
     msgIdFn: contentMsgId,
@@ -61,6 +85,7 @@ function gossipOptions(): Partial<GossipsubOpts> {
     allowPublishToZeroTopicPeers: true,
     maxInboundDataLength: MAX_GOSSIP_BYTES + 64 * 1024,
     scoreParams: {
+      topics: Object.fromEntries(topics.map((t) => [t, topicParams])),
       IPColocationFactorWeight: 0, // every devnet and test node shares 127.0.0.1
       behaviourPenaltyWeight: -1,
       behaviourPenaltyDecay: 0.986,
@@ -79,11 +104,11 @@ function gossipOptions(): Partial<GossipsubOpts> {
  * Builds (not starts) the libp2p host: TCP, Noise (XX over X25519, forward secret), yamux,
  * identify, ping, gossipsub with scoring, and UPnP when asked.
  */
-export async function createHost(opts: HostOptions, modules: HostModules): Promise<Host> {
+export async function createHost(opts: HostOptions & Partial<HostTopics>, modules: HostModules): Promise<Host> {
   const services = {
     identify: identify(),
     ping: ping(),
-    pubsub: gossipsub(gossipOptions()),
+    pubsub: gossipsub(gossipOptions(opts.topics ?? [])),
     ...(opts.nat === "upnp" ? { nat: uPnPNAT() } : {}),
   };
   return createLibp2p({

@@ -1,6 +1,6 @@
 import { RLP } from "@ethereumjs/rlp";
 import { bytesToBigInt, bytesToHex, bigIntToUnpaddedBytes, hexToBytes } from "@ethereumjs/util";
-import { NodeError, decodeBody, decodeHeader, encodeBody, encodeHeader, headerHash, type Block, type BlockHeader, type Hex } from "../chain/index.js";
+import { MAX_TX_SIZE, NodeError, decodeBody, decodeHeader, encodeBody, encodeHeader, headerHash, type Block, type BlockHeader, type Hex } from "../chain/index.js";
 
 // Wire formats of the P2P layer. Every message is RLP; every decoder checks the shape and the sizes
 // and throws a WireError naming what is wrong, so a peer's garbage is scored, never crashes a node.
@@ -17,6 +17,8 @@ export const MAX_REQUEST_BYTES = 16 * 1024;
 export const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 /** Largest gossip message (one block): a full block's body stays well below it. */
 export const MAX_GOSSIP_BYTES = 10 * 1024 * 1024;
+/** Largest stem frame: a transaction of the largest size the pool takes, plus its hop count. */
+export const MAX_STEM_BYTES = MAX_TX_SIZE + 64;
 /** Most hops a stem transaction may still travel before it must be gossiped. */
 export const MAX_STEM_HOPS = 3;
 
@@ -256,7 +258,7 @@ export function encodeStem(m: StemMessage): Uint8Array {
 }
 
 export function decodeStem(bytes: Uint8Array): StemMessage {
-  const items = decodeList(bytes, "stem message", 256 * 1024);
+  const items = decodeList(bytes, "stem message", MAX_STEM_BYTES);
   if (items.length !== 2 || !(items[1] instanceof Uint8Array) || items[1].length === 0) throw malformed("stem message: expected [hopsLeft, rawTx]");
   return { hopsLeft: smallInt(items[0], "stem hops", MAX_STEM_HOPS), raw: items[1] };
 }

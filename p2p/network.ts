@@ -36,6 +36,7 @@ import {
   encodeStatus,
   encodeStem,
   MAX_PEERS_PER_RESPONSE,
+  MAX_STEM_BYTES,
   type HeadersRequest,
   type PeerRecord,
   type Status,
@@ -162,7 +163,12 @@ export class Network extends EventEmitter<NetworkEvents> {
       importBlock: (block) => this.importFromNetwork(block),
       peers: this.syncPeers(),
       logger: modules.log.child({ module: "sync" }),
-      onProgress: (p) => this.emit("syncProgress", p),
+      onProgress: (p) => {
+        // a sync that ended moved our head without gossip: tell the peers, so that those behind
+        // find the parent unknown and sync in turn
+        if (p === false) this.announceHead();
+        this.emit("syncProgress", p);
+      },
     });
     this.stem = new StemRouter(this.opts.stem, {
       neighbours: () => [...this.statuses.keys()],
@@ -177,7 +183,7 @@ export class Network extends EventEmitter<NetworkEvents> {
     if (this.started) return;
     this.started = true;
     const { log } = this.modules;
-    const host = await createHost(this.opts, {
+    const host = await createHost({ ...this.opts, topics: [this.blocksTopic, this.txTopic] }, {
       privateKey: this.modules.privateKey,
       gater: {
         denyDialPeer: (peer: PeerId) => this.scores.isBanned(peer.toString()),
@@ -309,20 +315,23 @@ export class Network extends EventEmitter<NetworkEvents> {
     await rr.register(HEADERS, async (_peer, request) => encodeHeaders(await serveHeaders(chain, decodeHeadersRequest(request))));
     await rr.register(BODIES, async (_peer, request) => encodeBodies(await serveBodies(chain, decodeBodiesRequest(request))));
     await rr.register(PEERS, async (peer) => encodePeers(this.peerRecords(peer)));
-    await rr.register(STEM, async (peer, request) => {
-      const { hopsLeft, raw } = decodeStem(request);
-      let hash: Hex;
-      try {
-        hash = await this.modules.addTransaction(raw);
-      } catch (e) {
-        // it came round to a node that has it: the sender passes it to another neighbour or gossips it
-        if (isNodeError(e) && e.code === TxPoolErrorCode.ALREADY_KNOWN) throw e;
-        if (isInvalidTransactionError(e)) this.penalize(peer, "invalidTransaction", `stem: ${e.message}`);
-        throw e;
-      }
-      void this.stem.onStem(peer, hash, hopsLeft, raw).catch((e: unknown) => this.modules.log.debug({ err: e }, "stem failed"));
-      return new Uint8Array(0);
-    });
+    await rr.register(STEM, (peer, request) => this.onStemRequest(peer, request), { maxRequestBytes: MAX_STEM_BYTES });
+  }
+
+  /** A transaction in its stem phase from a neighbour: pool it, then pass it on or gossip it. */
+  private async onStemRequest(peer: string, request: Uint8Array): Promise<Uint8Array> {
+    const { hopsLeft, raw } = decodeStem(request);
+    let hash: Hex;
+    try {
+      hash = await this.modules.addTransaction(raw);
+    } catch (e) {
+      // one this node already has (a stem that came round) is refused with its reason: the
+      // sender then passes it to another neighbour or gossips it itself
+      if (isInvalidTransactionError(e)) this.penalize(peer, "invalidTransaction", `stem: ${e.message}`);
+      throw e;
+    }
+    void this.stem.onStem(peer, hash, hopsLeft, raw).catch((e: unknown) => this.modules.log.debug({ err: e }, "stem failed"));
+    return new Uint8Array(0);
   }
 
   /** This node's status. */
@@ -458,7 +467,14 @@ export class Network extends EventEmitter<NetworkEvents> {
       this.fromNetwork.add(block.hash);
       void this.publish(this.blocksTopic, encodeBlock(block));
     }
+    // after a reorg, peers still on the old branch may not have heard of the new head
+    if (e.removed.length > 0) this.announceHead();
   };
+
+  /** Gossips the head block again (gossip drops it where it was seen; elsewhere it starts a sync). */
+  private announceHead(): void {
+    if (this.host) void this.publish(this.blocksTopic, encodeBlock(this.modules.chain.head));
+  }
 
   private async publishTransaction(raw: Uint8Array): Promise<void> {
     await this.publish(this.txTopic, raw);

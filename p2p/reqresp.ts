@@ -92,7 +92,8 @@ export class ReqResp {
 
   private async serve(protocol: string, limits: ProtocolOptions, handler: RequestHandler, stream: Stream, peer: string): Promise<void> {
     const signal = AbortSignal.timeout(this.opts.timeoutMs);
-    const lp = lpStream(stream, { maxDataLength: Math.max(limits.maxRequestBytes, limits.maxResponseBytes + 1) });
+    // the length prefix is checked before any byte of the frame is buffered
+    const lp = lpStream(stream, { maxDataLength: limits.maxRequestBytes });
     try {
       if (!this.modules.allowRequest(peer, protocol)) {
         this.modules.onMisbehaviour(peer, `request flood on ${protocol}`);
@@ -107,10 +108,6 @@ export class ReqResp {
         if (signal.aborted) return stream.abort(new Error("request timed out"));
         this.modules.onMisbehaviour(peer, `unreadable request on ${protocol}: ${(e as Error).message}`);
         return stream.abort(e as Error);
-      }
-      if (request.length > limits.maxRequestBytes) {
-        this.modules.onMisbehaviour(peer, `request of ${request.length} bytes on ${protocol}`);
-        return stream.abort(new Error("request too large"));
       }
       let answer: Uint8Array;
       try {
@@ -143,7 +140,7 @@ export class ReqResp {
     let stream: Stream | undefined;
     try {
       stream = await this.modules.host.dialProtocol(peer, protocol, { signal: all });
-      const lp = lpStream(stream, { maxDataLength: limits.maxResponseBytes + 1 });
+      const lp = lpStream(stream, { maxDataLength: limits.maxResponseBytes + 1, maxBufferSize: limits.maxResponseBytes + 64 * 1024 });
       await lp.write(request, { signal: all });
       const answer = (await lp.read({ signal: all })).subarray();
       await stream.close({ signal: all }).catch(() => undefined);

@@ -1,6 +1,7 @@
 import { RLP } from "@ethereumjs/rlp";
 import { pino, type Logger } from "pino";
 import { NodeError, headerHash, isNodeError, orderedTrieRoot, type Block, type BlockHeader, type Blockchain, type Hex, type ImportResult } from "../chain/index.js";
+import { isBetterTip } from "../consensus/index.js";
 import { MAX_BODIES_PER_REQUEST, MAX_HEADERS_PER_REQUEST, MAX_RESPONSE_BYTES, decodeBlockBody, type HeadersRequest, type Status } from "./messages.js";
 import { isInvalidBlockError } from "./validity.js";
 
@@ -334,21 +335,22 @@ export class Syncer {
       !failed.has(peer.id) &&
       !this.bad.has(peer.id) &&
       peer.status.chainId === chain.genesis.chainId &&
-      peer.status.totalDifficulty > chain.headTotalDifficulty
+      // fork choice's own rule, so that a tie of total difficulty is settled the same way everywhere
+      isBetterTip(tipOf(peer), { hash: chain.head.hash, totalDifficulty: chain.headTotalDifficulty })
     );
   }
 
-  /** True when a peer not penalized as fatal announces more total difficulty than ours. */
+  /** True when a peer not penalized as fatal announces a better tip than ours (fork choice). */
   private anyAhead(): boolean {
     return this.modules.peers.peers().some((p) => this.isCandidate(p, new Set()));
   }
 
-  /** The peer announcing the most total difficulty above ours, among those that have not failed us. */
+  /** The peer announcing the best tip above ours (fork choice), among those that have not failed us. */
   private bestPeer(): SyncPeer | undefined {
     let best: SyncPeer | undefined;
     for (const p of this.modules.peers.peers()) {
       if (!this.isCandidate(p, this.failed)) continue;
-      if (!best || p.status.totalDifficulty > best.status.totalDifficulty) best = p;
+      if (!best || isBetterTip(tipOf(p), tipOf(best))) best = p;
     }
     return best;
   }
@@ -777,4 +779,9 @@ function min(...xs: bigint[]): bigint {
 
 function clampInt(n: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, Math.floor(n)));
+}
+
+/** A peer's announced head as fork choice compares tips. */
+function tipOf(peer: SyncPeer): { hash: Hex; totalDifficulty: bigint } {
+  return { hash: peer.status.headHash, totalDifficulty: peer.status.totalDifficulty };
 }
