@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, as one JSON object (machine-readable) and a table.
 import "../node/polyfills.js";
 import { benchBlockImport } from "./blockImport.js";
+import { benchP2p } from "./p2p.js";
 import { benchRpc } from "./rpc.js";
 import { benchSealVerify } from "./sealVerify.js";
 import { benchTxAdmission } from "./txAdmission.js";
@@ -10,6 +11,7 @@ const results: Record<string, Record<string, number>> = {
   blockImport: await benchBlockImport(),
   sealVerify: await benchSealVerify(),
   rpc: await benchRpc(),
+  p2p: await benchP2p(),
 };
 
 const rows: { bench: string; figure: string; value: string }[] = [];
