@@ -11,6 +11,9 @@ import { createLibp2p, type Libp2p } from "libp2p";
 import { createHash } from "node:crypto";
 import { MAX_GOSSIP_BYTES } from "./messages.js";
 
+/** Connections allowed above maxPeers, for newcomers that only come to ask for peers. */
+export const SURPLUS_CONNECTIONS = 8;
+
 /** Services of the VS1984 libp2p host. */
 export type HostServices = {
   identify: Identify;
@@ -119,7 +122,8 @@ export async function createHost(opts: HostOptions & Partial<HostTopics>, module
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: modules.gater,
-    connectionManager: { maxConnections: opts.maxPeers },
+    // room above maxPeers for newcomers: the network lets them ask for peers, then hangs up
+    connectionManager: { maxConnections: opts.maxPeers + SURPLUS_CONNECTIONS },
     services,
   }) as Promise<Host>;
 }

@@ -124,6 +124,9 @@ const BODIES = "bodies";
 const PEERS = "peers";
 const STEM = "stem";
 
+/** How long a peer over the limit that dialled us is kept, to let it ask for other peers. */
+const SURPLUS_GRACE_MS = 5_000;
+
 /** Most block hashes remembered as having come from the network (they are never re-published). */
 const REMEMBERED_BLOCKS = 4096;
 
@@ -349,10 +352,37 @@ export class Network extends EventEmitter<NetworkEvents> {
     if (this.scores.isBanned(peer)) return false;
     const isNew = !this.statuses.has(peer);
     this.statuses.set(peer, status);
-    if (isNew) this.modules.log.debug({ peer, head: status.headNumber }, "peer joined");
+    if (isNew) {
+      this.modules.log.debug({ peer, head: status.headNumber }, "peer joined");
+      this.onNewPeer(peer);
+    }
     this.emit("peerStatus", { peerId: peer, status });
     this.syncer.peerUpdated(peer);
     return true;
+  }
+
+  /**
+   * A peer joined. While we are below the limit, ask it for more peers at once (a node given one
+   * bootnode finds the rest in one round trip). Over the limit, a peer that dialled us is kept for
+   * a grace period, long enough to ask us for other peers, then let go: a full bootnode still
+   * introduces newcomers to the network instead of refusing them.
+   */
+  private onNewPeer(peer: string): void {
+    if (this.statuses.size <= this.opts.maxPeers) {
+      if (this.statuses.size < this.opts.maxPeers) {
+        this.exchangePeers(peer).catch((e: unknown) => this.modules.log.debug({ err: e, peer }, "peer exchange failed"));
+      }
+      return;
+    }
+    const inbound = this.host?.getConnections(peerIdFromString(peer)).every((c) => c.direction === "inbound") ?? false;
+    if (!inbound) return;
+    const timer = setTimeout(() => {
+      if (this.statuses.size > this.opts.maxPeers) {
+        this.statuses.delete(peer);
+        void this.hangUp(peer).catch(() => undefined);
+      }
+    }, SURPLUS_GRACE_MS);
+    timer.unref();
   }
 
   /** Asks a peer for its status (and tells it ours). */
@@ -520,18 +550,23 @@ export class Network extends EventEmitter<NetworkEvents> {
       if (host.getConnections().length >= this.opts.maxPeers) return;
       const peers = [...this.statuses.keys()];
       const asked = peers[Math.floor(Math.random() * peers.length)];
-      if (!asked) return;
-      const records = decodePeers(await this.requireReqResp().request(asked, PEERS, new Uint8Array(0)));
-      const connected = new Set(host.getConnections().map((c) => c.remotePeer.toString()));
-      for (const r of records) {
-        if (r.id === this.peerId || connected.has(r.id) || this.scores.isBanned(r.id)) continue;
-        if (host.getConnections().length >= this.opts.maxPeers) break;
-        const addr = r.addrs.find((a) => a.startsWith("/ip4/") || a.startsWith("/ip6/"));
-        if (addr) await this.dial(`${addr}/p2p/${r.id}`).catch((e: unknown) => this.modules.log.debug({ err: e, peer: r.id }, "peer exchange dial failed"));
-      }
+      if (asked) await this.exchangePeers(asked);
     } catch (e) {
       if (isNodeError(e) && e.code === "P2P_MALFORMED") this.modules.log.debug({ err: e }, "bad peers answer");
       else if (!(isNodeError(e) && Object.values(RequestErrorCode).includes(e.code as never))) this.modules.log.warn({ err: e }, "peer maintenance failed");
+    }
+  }
+
+  /** Asks one peer for the peers it knows and dials those we lack, up to the limit. */
+  private async exchangePeers(asked: string): Promise<void> {
+    const host = this.requireHost();
+    const records = decodePeers(await this.requireReqResp().request(asked, PEERS, new Uint8Array(0)));
+    const connected = new Set(host.getConnections().map((c) => c.remotePeer.toString()));
+    for (const r of records) {
+      if (r.id === this.peerId || connected.has(r.id) || this.scores.isBanned(r.id)) continue;
+      if (this.statuses.size >= this.opts.maxPeers) break;
+      const addr = r.addrs.find((a) => a.startsWith("/ip4/") || a.startsWith("/ip6/"));
+      if (addr) await this.dial(`${addr}/p2p/${r.id}`).catch((e: unknown) => this.modules.log.debug({ err: e, peer: r.id }, "peer exchange dial failed"));
     }
   }
 

@@ -214,3 +214,20 @@ describe("a node that joins late", () => {
     await waitFor("the restarted node at the head", () => again.ledger.chain.head.hash === source.ledger.chain.head.hash, 60_000);
   }, 240_000);
 });
+
+describe("a full bootnode", () => {
+  it("still introduces newcomers to the network, then lets them go", async () => {
+    const genesis = await netGenesis();
+    const boot = await start({ genesis, p2p: { maxPeers: 2 } });
+    const nodes: VsNode[] = [];
+    for (let i = 0; i < 4; i++) nodes.push(await start({ genesis, bootnodes: [addrOf(boot)], p2p: { maxPeers: 3 } }));
+    // every newcomer ends with peers even though the bootnode keeps only two
+    await waitFor("every newcomer connected to others", () => nodes.every((n) => n.network!.peers().some((p) => p.id !== boot.network!.peerId)), 20_000);
+    await waitFor("the bootnode back at its limit", () => boot.network!.peerCount <= 2, 15_000);
+    // and blocks still reach everyone
+    const w = devWallet(9);
+    await mineBlock(boot.ledger, keyOf(w), w.address.toLowerCase() as Hex);
+    await mineBlock(boot.ledger, keyOf(devWallet(8)), devWallet(8).address.toLowerCase() as Hex);
+    await waitFor("every node at block 2", () => nodes.every((n) => n.ledger.chain.head.hash === boot.ledger.chain.head.hash), 20_000);
+  }, 60_000);
+});
