@@ -53,6 +53,8 @@ export interface NetworkOptions extends HostOptions {
   bootnodes: string[];
   /** How often the node dials bootnodes (when alone) and asks a peer for more peers. */
   maintenanceMs: number;
+  /** A peer's status older than this is asked for again (a fallback for a missed head announcement). */
+  statusRefreshMs: number;
   reqResp: Partial<ReqRespOptions>;
   scores: Partial<PeerScoreOptions>;
   stem: Partial<StemOptions>;
@@ -63,6 +65,7 @@ export interface NetworkOptions extends HostOptions {
 export const defaultNetworkOptions: Omit<NetworkOptions, keyof HostOptions> = {
   bootnodes: [],
   maintenanceMs: 5_000,
+  statusRefreshMs: 30_000,
   reqResp: {},
   scores: {},
   stem: {},
@@ -144,6 +147,8 @@ export class Network extends EventEmitter<NetworkEvents> {
   private readonly stem: StemRouter;
   /** Peers whose status was accepted. */
   private readonly statuses = new Map<string, Status>();
+  /** When each peer's status was last accepted (ms). */
+  private readonly statusAt = new Map<string, number>();
   /** Blocks that came from the network (gossip or sync), oldest first. */
   private readonly fromNetwork = new Set<Hex>();
   private readonly blocksTopic: string;
@@ -352,6 +357,7 @@ export class Network extends EventEmitter<NetworkEvents> {
     if (this.scores.isBanned(peer)) return false;
     const isNew = !this.statuses.has(peer);
     this.statuses.set(peer, status);
+    this.statusAt.set(peer, Date.now());
     if (isNew) {
       this.modules.log.debug({ peer, head: status.headNumber }, "peer joined");
       this.onNewPeer(peer);
@@ -535,6 +541,7 @@ export class Network extends EventEmitter<NetworkEvents> {
   private readonly onDisconnect = (e: CustomEvent<PeerId>): void => {
     const id = e.detail.toString();
     this.statuses.delete(id);
+    this.statusAt.delete(id);
     this.scores.forget(id);
   };
 
@@ -544,6 +551,8 @@ export class Network extends EventEmitter<NetworkEvents> {
     if (!host) return;
     try {
       await this.refreshIdentified();
+      const stale = Date.now() - this.opts.statusRefreshMs;
+      await Promise.all([...this.statuses.keys()].filter((id) => (this.statusAt.get(id) ?? 0) < stale).map((id) => this.exchangeStatus(id)));
       if (this.statuses.size === 0) {
         await Promise.all(this.opts.bootnodes.map((b) => this.dial(b).catch((e: unknown) => this.modules.log.debug({ err: e, bootnode: b }, "bootnode dial failed"))));
       }

@@ -231,3 +231,19 @@ describe("a full bootnode", () => {
     await waitFor("every node at block 2", () => nodes.every((n) => n.ledger.chain.head.hash === boot.ledger.chain.head.hash), 20_000);
   }, 60_000);
 });
+
+describe("peer statuses", () => {
+  it("are asked for again once stale, so vs_peers shows each peer's current head", async () => {
+    const genesis = await netGenesis();
+    const a = await start({ genesis, p2p: { statusRefreshMs: 400 } });
+    const b = await start({ genesis, bootnodes: [addrOf(a)], p2p: { statusRefreshMs: 400 } });
+    await waitFor("connected", () => a.network!.peerCount === 1 && b.network!.peerCount === 1);
+    expect(b.network!.peers()[0]!.head?.number).toBe(0n);
+    for (let i = 0; i < 3; i++) {
+      const w = devWallet(7 + i);
+      await mineBlock(a.ledger, keyOf(w), w.address.toLowerCase() as Hex);
+    }
+    await waitFor("b sees a's head in its status", () => b.network!.peers()[0]?.head?.hash === a.ledger.chain.head.hash, 10_000);
+    expect(b.network!.peers()[0]!.head!.number).toBe(3n);
+  }, 30_000);
+});
