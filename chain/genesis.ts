@@ -52,6 +52,20 @@ export interface GenesisConsensus {
   miners: Hex[];
 }
 
+/** A sub-chain declared at genesis (DESIGN.md section 5, docs/subchains.md). */
+export interface SubchainDeclaration {
+  /** Fixed numeric id, 0 to MAX_SUBCHAIN_ID; 0 is always `pins`. */
+  id: number;
+  /** Name used by node config (`--subchains posts,bt`) and gossip topics. */
+  name: string;
+  /** Gas charged per payload byte, on top of the transaction's own gas. */
+  payloadGasPerByte: bigint;
+  /** Largest single payload, in bytes. */
+  maxPayloadBytes: number;
+  /** Most payload bytes one sub-block (so one main block, for this sub-chain) may carry. */
+  maxSubBlockBytes: number;
+}
+
 /** A validated genesis file: quantities as bigint, addresses as lowercase 0x hex. */
 export interface GenesisConfig {
   /** Network name, such as `vs1984-dev`. */
@@ -72,6 +86,8 @@ export interface GenesisConfig {
   consensus: GenesisConsensus;
   /** Initial balances in wei, by lowercase address. */
   alloc: Map<Hex, bigint>;
+  /** The sub-chains, in ascending id order; `pins` (id 0) is always first. */
+  subchains: SubchainDeclaration[];
 }
 
 /** A quantity as the JSON file holds it: a safe-integer JSON number, or a decimal or 0x-hex string. */
@@ -97,7 +113,30 @@ export interface GenesisJson {
     miners: string[];
   };
   alloc: Record<string, { balance: GenesisQuantityJson }>;
+  subchains: SubchainDeclarationJson[];
 }
+
+/** The JSON shape of one `subchains` entry; `maxPayloadBytes` may be left out (1 MiB). */
+export interface SubchainDeclarationJson {
+  id: number;
+  name: string;
+  payloadGasPerByte: GenesisQuantityJson;
+  maxPayloadBytes?: number;
+  maxSubBlockBytes: number;
+}
+
+/** Id of the mandatory `pins` sub-chain (Guard pin records), which every node follows. */
+export const PINS_SUBCHAIN_ID = 0;
+/** Name of the mandatory sub-chain with id 0. */
+export const PINS_SUBCHAIN_NAME = "pins";
+/** Highest sub-chain id: ids are one byte in database keys. */
+export const MAX_SUBCHAIN_ID = 255;
+/** `maxPayloadBytes` when a sub-chain leaves it out: 1 MiB. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+/** Upper bound of any sub-chain's `maxPayloadBytes`: 16 MiB. */
+export const MAX_PAYLOAD_BYTES_LIMIT = 16 * 1024 * 1024;
+/** Upper bound of any sub-chain's `maxSubBlockBytes`: 64 MiB, what one block import may hold per sub-chain. */
+export const MAX_SUB_BLOCK_BYTES_LIMIT = 64 * 1024 * 1024;
 
 const MAX_UINT64 = 2n ** 64n - 1n;
 const MAX_UINT256 = 2n ** 256n - 1n;
@@ -117,6 +156,7 @@ const TOP_LEVEL_KEYS = [
   "blockReward",
   "consensus",
   "alloc",
+  "subchains",
 ] as const;
 const CONSENSUS_KEYS = [
   "blockTime",
@@ -130,6 +170,9 @@ const CONSENSUS_KEYS = [
 ] as const;
 const SCRYPT_KEYS = ["N", "r", "p"] as const;
 const ALLOC_ENTRY_KEYS = ["balance"] as const;
+const SUBCHAIN_KEYS = ["id", "name", "payloadGasPerByte", "maxPayloadBytes", "maxSubBlockBytes"] as const;
+// Gas of a transaction before its calldata and payload: a payload must fit a block beside it.
+const TX_BASE_GAS = 21000n;
 
 type JsonObject = Record<string, unknown>;
 
@@ -320,6 +363,66 @@ function parseAlloc(value: unknown, field: string): Map<Hex, bigint> {
   return alloc;
 }
 
+function parseSubchain(value: unknown, field: string, gasLimit: bigint): SubchainDeclaration {
+  const obj = expectObject(value, field, SUBCHAIN_KEYS);
+  const f = (key: string): string => join(field, key);
+  const get = (key: string): unknown => required(obj, key, f(key));
+
+  const id = parseSmallInt(get("id"), f("id"), 0, MAX_SUBCHAIN_ID);
+  const rawName = get("name");
+  if (typeof rawName !== "string") throw invalid(f("name"), "must be a string", rawName);
+  // The name is typed in `--subchains posts,bt` and ends up in gossip topic names.
+  if (!/^[a-z][a-z0-9-]{0,31}$/.test(rawName)) {
+    throw invalid(f("name"), "must be 1 to 32 characters of a-z, 0-9 or '-', starting with a letter", rawName);
+  }
+  const name = rawName;
+  if (name === PINS_SUBCHAIN_NAME && id !== PINS_SUBCHAIN_ID) {
+    throw invalid(f("id"), `must be ${PINS_SUBCHAIN_ID}: the "${PINS_SUBCHAIN_NAME}" sub-chain has a fixed id`, id);
+  }
+  if (id === PINS_SUBCHAIN_ID && name !== PINS_SUBCHAIN_NAME) {
+    throw invalid(f("name"), `must be "${PINS_SUBCHAIN_NAME}": id ${PINS_SUBCHAIN_ID} is reserved for it`, name);
+  }
+  const payloadGasPerByte = parseQuantity(get("payloadGasPerByte"), f("payloadGasPerByte"), 1n, MAX_UINT64, "2^64 - 1");
+  const maxPayloadBytes = Object.hasOwn(obj, "maxPayloadBytes")
+    ? parseSmallInt(obj.maxPayloadBytes, f("maxPayloadBytes"), 1, MAX_PAYLOAD_BYTES_LIMIT)
+    : DEFAULT_MAX_PAYLOAD_BYTES;
+  const rawSubBlock = get("maxSubBlockBytes");
+  const maxSubBlockBytes = parseSmallInt(rawSubBlock, f("maxSubBlockBytes"), 1, MAX_SUB_BLOCK_BYTES_LIMIT);
+  if (maxSubBlockBytes < maxPayloadBytes) {
+    throw invalid(f("maxSubBlockBytes"), `must be at least maxPayloadBytes (${maxPayloadBytes}) so that the largest payload fits a sub-block`, rawSubBlock);
+  }
+  const maxPayloadGas = TX_BASE_GAS + payloadGasPerByte * BigInt(maxPayloadBytes);
+  if (maxPayloadGas > gasLimit) {
+    throw invalid(
+      f("payloadGasPerByte"),
+      `a payload of maxPayloadBytes (${maxPayloadBytes}) would need ${TX_BASE_GAS} + ${payloadGasPerByte} * ${maxPayloadBytes} = ${maxPayloadGas} gas, more than gasLimit (${gasLimit})`,
+    );
+  }
+  return { id, name, payloadGasPerByte, maxPayloadBytes, maxSubBlockBytes };
+}
+
+function parseSubchains(value: unknown, field: string, gasLimit: bigint): SubchainDeclaration[] {
+  if (!Array.isArray(value)) throw invalid(field, "must be an array of sub-chain declarations", value);
+  const byId = new Map<number, number>();
+  const byName = new Map<string, number>();
+  const out: SubchainDeclaration[] = [];
+  value.forEach((item: unknown, i) => {
+    const f = `${field}[${i}]`;
+    const decl = parseSubchain(item, f, gasLimit);
+    const sameId = byId.get(decl.id);
+    if (sameId !== undefined) throw invalid(`${f}.id`, `duplicates ${field}[${sameId}].id`, decl.id);
+    const sameName = byName.get(decl.name);
+    if (sameName !== undefined) throw invalid(`${f}.name`, `duplicates ${field}[${sameName}].name`, decl.name);
+    byId.set(decl.id, i);
+    byName.set(decl.name, i);
+    out.push(decl);
+  });
+  if (!byId.has(PINS_SUBCHAIN_ID)) {
+    throw invalid(field, `must declare the mandatory "${PINS_SUBCHAIN_NAME}" sub-chain with id ${PINS_SUBCHAIN_ID}`);
+  }
+  return out.sort((a, b) => a.id - b.id);
+}
+
 /** Validates a genesis document (already JSON-parsed) and returns its typed form; throws `NodeError` naming the bad field. */
 export function parseGenesis(json: unknown): GenesisConfig {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
@@ -340,7 +443,8 @@ export function parseGenesis(json: unknown): GenesisConfig {
   const blockReward = parseQuantity(get("blockReward"), "blockReward", 0n, MAX_UINT256, "2^256 - 1");
   const consensus = parseConsensus(get("consensus"), "consensus");
   const alloc = parseAlloc(get("alloc"), "alloc");
-  return { name, chainId, timestamp, extraData, gasLimit, baseFeePerGas, blockReward, consensus, alloc };
+  const subchains = parseSubchains(get("subchains"), "subchains", gasLimit);
+  return { name, chainId, timestamp, extraData, gasLimit, baseFeePerGas, blockReward, consensus, alloc, subchains };
 }
 
 /** Reads and validates the genesis file at `path`; throws `NodeError` with a `GenesisErrorCode`. */
@@ -404,5 +508,12 @@ export function genesisToJson(g: GenesisConfig): GenesisJson {
       miners: c.miners.map((m) => toChecksumAddress(m)),
     },
     alloc,
+    subchains: g.subchains.map((s) => ({
+      id: s.id,
+      name: s.name,
+      payloadGasPerByte: quantityToJson(s.payloadGasPerByte),
+      maxPayloadBytes: s.maxPayloadBytes,
+      maxSubBlockBytes: s.maxSubBlockBytes,
+    })),
   };
 }

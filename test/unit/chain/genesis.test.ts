@@ -12,6 +12,7 @@ import {
   loadGenesis,
   parseGenesis,
   type GenesisConfig,
+  type SubchainDeclaration,
 } from "../../../chain/genesis.js";
 import type { Hex } from "../../../chain/types.js";
 
@@ -27,8 +28,13 @@ function devAccounts(): string[] {
   );
 }
 
+type SubchainJson = Record<string, unknown>;
+
 /** A fresh, valid genesis document to mutate in the bad-input table. */
-function validJson(): Record<string, unknown> & { consensus: Record<string, unknown> & { scrypt: Record<string, unknown> } } {
+function validJson(): Record<string, unknown> & {
+  consensus: Record<string, unknown> & { scrypt: Record<string, unknown> };
+  subchains: SubchainJson[];
+} {
   return {
     name: "unit",
     chainId: 7,
@@ -48,6 +54,10 @@ function validJson(): Record<string, unknown> & { consensus: Record<string, unkn
       miners: ["0x14dC79964da2C08b23698B3D3cc7Ca32193d9955", "0x23618e81e3f5cdf7f54c3d65f7fbc0abf5b21e8f"],
     },
     alloc: { "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266": { balance: "10000000000000000000000" } },
+    subchains: [
+      { id: 0, name: "pins", payloadGasPerByte: 16, maxPayloadBytes: 4096, maxSubBlockBytes: 262144 },
+      { id: 1, name: "posts", payloadGasPerByte: "8", maxSubBlockBytes: 4194304 },
+    ],
   };
 }
 
@@ -106,6 +116,21 @@ describe("shipped genesis files", () => {
     for (const address of devAccounts()) expect(text).toContain(`"${address}"`);
   });
 
+  it.each([DEV_PATH, TESTNET_PATH])("declares pins, posts, bt and comments with fixed ids in %s", async (path) => {
+    const g = await loadGenesis(path);
+    expect(g.subchains.map((s) => [s.id, s.name])).toEqual([
+      [0, "pins"],
+      [1, "posts"],
+      [2, "bt"],
+      [3, "comments"],
+    ]);
+    for (const s of g.subchains) {
+      expect(s.maxPayloadBytes).toBeLessThanOrEqual(s.maxSubBlockBytes);
+      expect(21000n + s.payloadGasPerByte * BigInt(s.maxPayloadBytes)).toBeLessThanOrEqual(g.gasLimit);
+    }
+    expect(g.subchains.find((s) => s.name === "posts")?.maxPayloadBytes).toBe(1024 * 1024);
+  });
+
   it("loads testnet.json with the testnet parameters", async () => {
     const g = await loadGenesis(TESTNET_PATH);
     expect(g.name).toBe("vs1984-testnet");
@@ -137,13 +162,45 @@ const scryptArb = fc
   .record({ N: fc.integer({ min: 1, max: 20 }).map((k) => 2 ** k), r: fc.integer({ min: 1, max: 32 }), p: fc.integer({ min: 1, max: 16 }) })
   .filter(({ N, r }) => N * r * 128 <= 256 * 1024 * 1024);
 
+/** Sub-chain declarations as parseGenesis returns them (pins first, ids ascending) whose largest payloads fit `gasLimit`. */
+function subchainsArb(gasLimit: bigint): fc.Arbitrary<SubchainDeclaration[]> {
+  const room = gasLimit - 21000n;
+  const decl = (id: fc.Arbitrary<number>, name: fc.Arbitrary<string>): fc.Arbitrary<SubchainDeclaration> =>
+    fc
+      .record({
+        id,
+        name,
+        maxPayloadBytes: fc.integer({ min: 1, max: 16 * 1024 * 1024 }),
+        subBlockExtra: fc.integer({ min: 0, max: 48 * 1024 * 1024 }),
+        gasSeed: uint(0n, 2n ** 64n - 1n),
+      })
+      .map((r) => ({
+        id: r.id,
+        name: r.name,
+        payloadGasPerByte: 1n + (r.gasSeed % (room / BigInt(r.maxPayloadBytes))),
+        maxPayloadBytes: r.maxPayloadBytes,
+        maxSubBlockBytes: r.maxPayloadBytes + r.subBlockExtra,
+      }));
+  const others = fc.uniqueArray(
+    decl(
+      fc.integer({ min: 1, max: 255 }),
+      fc.stringMatching(/^[a-z][a-z0-9-]{0,31}$/).filter((n) => n !== "pins"),
+    ),
+    { maxLength: 6, comparator: (a, b) => a.id === b.id || a.name === b.name },
+  );
+  return fc
+    .tuple(decl(fc.constant(0), fc.constant("pins")), others)
+    .map(([pins, rest]) => [pins, ...rest.sort((a, b) => a.id - b.id)]);
+}
+
 const genesisArb: fc.Arbitrary<GenesisConfig> = fc
   .record({
     name: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),
     chainId: uint(1n, 2n ** 53n - 1n),
     timestamp: uint(0n, 2n ** 64n - 1n),
     extraData: fc.uint8Array({ maxLength: 32 }).map(hexOf),
-    gasLimit: uint(21000n, 2n ** 64n - 1n),
+    // room for a 16 MiB payload at 1 gas per byte, so every sub-chain size is possible
+    gasLimit: uint(21000n + 2n ** 24n, 2n ** 64n - 1n),
     baseFeePerGas: uint(0n, 2n ** 256n - 1n),
     blockReward: uint(0n, 2n ** 256n - 1n),
     minDifficulty: uint(1n, 2n ** 255n),
@@ -176,7 +233,8 @@ const genesisArb: fc.Arbitrary<GenesisConfig> = fc
       miners: r.miners,
     },
     alloc: new Map(r.alloc),
-  }));
+  }))
+  .chain((g) => subchainsArb(g.gasLimit).map((subchains) => ({ ...g, subchains })));
 
 describe("genesisToJson / parseGenesis", () => {
   it("round-trips every valid config, also through JSON text", () => {
@@ -190,9 +248,11 @@ describe("genesisToJson / parseGenesis", () => {
 
   it("reads a quantity the same as a JSON number, a decimal string and a hex string", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 21000, max: Number.MAX_SAFE_INTEGER }), (n) => {
+      // 21001: the smallest gas limit in which a one-byte payload at 1 gas per byte fits
+      fc.property(fc.integer({ min: 21001, max: Number.MAX_SAFE_INTEGER }), (n) => {
         const forms = [n, String(n), `0x${n.toString(16)}`, `0x${n.toString(16).toUpperCase()}`];
-        for (const gasLimit of forms) expect(parseGenesis({ ...validJson(), gasLimit }).gasLimit).toBe(BigInt(n));
+        const subchains = [{ id: 0, name: "pins", payloadGasPerByte: 1, maxPayloadBytes: 1, maxSubBlockBytes: 1 }];
+        for (const gasLimit of forms) expect(parseGenesis({ ...validJson(), gasLimit, subchains }).gasLimit).toBe(BigInt(n));
       }),
     );
   });
@@ -266,6 +326,32 @@ const badInputs: [string, string, Mutation][] = [
   ["banBlocks 0", "consensus.banBlocks", (j) => (j.consensus.banBlocks = 0)],
   ["an empty name", "name", (j) => (j.name = "")],
   ["a name with a path separator", "name", (j) => (j.name = "../etc")],
+  ["a missing subchains section", "subchains", (j) => delete (j as Record<string, unknown>).subchains],
+  ["subchains that are not an array", "subchains", (j) => (j.subchains = {} as unknown as SubchainJson[])],
+  ["subchains without pins", "subchains", (j) => j.subchains.shift()],
+  ["pins with an id other than 0", "subchains[0].id", (j) => (j.subchains[0]!.id = 4)],
+  ["id 0 under another name", "subchains[0].name", (j) => (j.subchains[0]!.name = "pinz")],
+  ["a duplicate sub-chain id", "subchains[2].id", (j) => j.subchains.push({ id: 1, name: "bt", payloadGasPerByte: 8, maxSubBlockBytes: 4194304 })],
+  ["a duplicate sub-chain name", "subchains[2].name", (j) => j.subchains.push({ id: 2, name: "posts", payloadGasPerByte: 8, maxSubBlockBytes: 4194304 })],
+  ["a sub-chain entry that is not an object", "subchains[1]", (j) => (j.subchains[1] = "posts" as unknown as SubchainJson)],
+  ["an unknown sub-chain key", "subchains[1].gasPrice", (j) => (j.subchains[1]!.gasPrice = 1)],
+  ["a sub-chain id above 255", "subchains[1].id", (j) => (j.subchains[1]!.id = 256)],
+  ["a negative sub-chain id", "subchains[1].id", (j) => (j.subchains[1]!.id = -1)],
+  ["a fractional sub-chain id", "subchains[1].id", (j) => (j.subchains[1]!.id = 1.5)],
+  ["a sub-chain id given as a string", "subchains[1].id", (j) => (j.subchains[1]!.id = "1")],
+  ["a missing sub-chain name", "subchains[1].name", (j) => delete j.subchains[1]!.name],
+  ["a sub-chain name with capitals", "subchains[1].name", (j) => (j.subchains[1]!.name = "Posts")],
+  ["a sub-chain name with a comma", "subchains[1].name", (j) => (j.subchains[1]!.name = "posts,bt")],
+  ["an empty sub-chain name", "subchains[1].name", (j) => (j.subchains[1]!.name = "")],
+  ["a missing payloadGasPerByte", "subchains[1].payloadGasPerByte", (j) => delete j.subchains[1]!.payloadGasPerByte],
+  ["payloadGasPerByte 0", "subchains[1].payloadGasPerByte", (j) => (j.subchains[1]!.payloadGasPerByte = 0)],
+  ["a largest payload whose gas exceeds gasLimit", "subchains[1].payloadGasPerByte", (j) => (j.subchains[1]!.payloadGasPerByte = 29)],
+  ["maxPayloadBytes 0", "subchains[0].maxPayloadBytes", (j) => (j.subchains[0]!.maxPayloadBytes = 0)],
+  ["maxPayloadBytes above 16 MiB", "subchains[0].maxPayloadBytes", (j) => (j.subchains[0]!.maxPayloadBytes = 16 * 1024 * 1024 + 1)],
+  ["maxPayloadBytes given as a string", "subchains[0].maxPayloadBytes", (j) => (j.subchains[0]!.maxPayloadBytes = "4096")],
+  ["a missing maxSubBlockBytes", "subchains[1].maxSubBlockBytes", (j) => delete j.subchains[1]!.maxSubBlockBytes],
+  ["maxSubBlockBytes below maxPayloadBytes", "subchains[0].maxSubBlockBytes", (j) => (j.subchains[0]!.maxSubBlockBytes = 4095)],
+  ["maxSubBlockBytes above 64 MiB", "subchains[1].maxSubBlockBytes", (j) => (j.subchains[1]!.maxSubBlockBytes = 64 * 1024 * 1024 + 1)],
 ];
 
 describe("parseGenesis rejects bad input", () => {
@@ -295,6 +381,35 @@ describe("parseGenesis rejects bad input", () => {
     expect(() => parseGenesis(j)).toThrow(
       'genesis field "consensus.scrypt.N": must be a power of two between 2 and 1048576, got 1000',
     );
+  });
+});
+
+describe("parseGenesis sub-chains", () => {
+  it("defaults maxPayloadBytes to 1 MiB and orders sub-chains by id", () => {
+    const j = validJson();
+    j.subchains.reverse();
+    const g = parseGenesis(j);
+    expect(g.subchains).toEqual([
+      { id: 0, name: "pins", payloadGasPerByte: 16n, maxPayloadBytes: 4096, maxSubBlockBytes: 262144 },
+      { id: 1, name: "posts", payloadGasPerByte: 8n, maxPayloadBytes: 1024 * 1024, maxSubBlockBytes: 4194304 },
+    ]);
+  });
+
+  it("explains a missing pins sub-chain and a payload too large for a block", () => {
+    const noPins = validJson();
+    noPins.subchains.shift();
+    expect(() => parseGenesis(noPins)).toThrow('genesis field "subchains": must declare the mandatory "pins" sub-chain with id 0');
+    const heavy = validJson();
+    heavy.subchains[1]!.payloadGasPerByte = 29;
+    expect(() => parseGenesis(heavy)).toThrow(
+      'genesis field "subchains[1].payloadGasPerByte": a payload of maxPayloadBytes (1048576) would need 21000 + 29 * 1048576 = 30429704 gas, more than gasLimit (30000000)',
+    );
+  });
+
+  it("names both entries of a duplicate", () => {
+    const j = validJson();
+    j.subchains.push({ id: 1, name: "bt", payloadGasPerByte: 8, maxSubBlockBytes: 4194304 });
+    expect(() => parseGenesis(j)).toThrow('genesis field "subchains[2].id": duplicates subchains[1].id, got 1');
   });
 });
 
