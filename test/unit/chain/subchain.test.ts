@@ -1,0 +1,361 @@
+import { describe, expect, it } from "@jest/globals";
+import fc from "fast-check";
+import { RLP } from "@ethereumjs/rlp";
+import { bytesToHex, concatBytes, hexToBytes } from "@ethereumjs/util";
+import { MerkleTree } from "merkletreejs";
+import { EMPTY_TRIE_ROOT, ZERO_HASH } from "../../../chain/block.js";
+import { isNodeError } from "../../../chain/errors.js";
+import type { SubchainDeclaration } from "../../../chain/genesis.js";
+import { keccak256 } from "../../../chain/keccak.js";
+import {
+  type MerkleProof,
+  type SubBlockHeader,
+  SubchainErrorCode,
+  buildSubBlock,
+  checkSealedSubBlocks,
+  checkSubBlockHeader,
+  checkSubBlockLink,
+  checkSubBlockPayloadHashes,
+  checkSubBlockPayloads,
+  decodeMerkleProof,
+  decodeSubBlockHeader,
+  encodeMerkleProof,
+  encodeSubBlockHeader,
+  genesisSubBlock,
+  merkleRoot,
+  payloadHash,
+  payloadProof,
+  payloadRoot,
+  subBlockHash,
+  subBlockHeaderFields,
+  subchainsRoot,
+  verifyPayloadProof,
+} from "../../../chain/subchain.js";
+import type { Hex } from "../../../chain/types.js";
+
+const bytesHex = (n: number): fc.Arbitrary<Hex> => fc.uint8Array({ minLength: n, maxLength: n }).map((b) => bytesToHex(b) as Hex);
+const hashArb = bytesHex(32);
+
+const headerArb: fc.Arbitrary<SubBlockHeader> = fc.record({
+  subchainId: fc.integer({ min: 0, max: 255 }),
+  number: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+  parentHash: hashArb,
+  payloadRoot: hashArb,
+  payloadCount: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+  payloadBytes: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+});
+
+/** Distinct hashes (a proof for "another payload" must be for a different hash). */
+const hashesArb = (min: number, max: number): fc.Arbitrary<Hex[]> => fc.uniqueArray(hashArb, { minLength: min, maxLength: max });
+/** A list of hashes with an index into it. */
+const indexedArb = hashesArb(1, 40).chain((hashes) => fc.tuple(fc.constant(hashes), fc.nat({ max: hashes.length - 1 })));
+
+const k = (...parts: Hex[]): Hex => bytesToHex(keccak256(concatBytes(...parts.map((p) => hexToBytes(p))))) as Hex;
+
+const POSTS: SubchainDeclaration = { id: 1, name: "posts", payloadGasPerByte: 8n, maxPayloadBytes: 100, maxSubBlockBytes: 250 };
+
+function expectCode(fn: () => unknown, code: string): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(isNodeError(caught)).toBe(true);
+  expect((caught as { code: string }).code).toBe(code);
+}
+
+describe("sub-block header encoding", () => {
+  it("round trips every header exactly (decode . encode = id, encode . decode = id)", () => {
+    fc.assert(
+      fc.property(headerArb, (h) => {
+        const bytes = encodeSubBlockHeader(h);
+        const back = decodeSubBlockHeader(bytes);
+        expect(back).toEqual(h);
+        expect(encodeSubBlockHeader(back)).toEqual(bytes);
+      }),
+    );
+  });
+
+  it("hashes the header as keccak256 of its RLP, and every field changes the hash", () => {
+    fc.assert(
+      fc.property(headerArb, (h) => {
+        expect(subBlockHash(h)).toBe(bytesToHex(keccak256(encodeSubBlockHeader(h))));
+        expect(subBlockHash({ ...h, subchainId: (h.subchainId + 1) % 256 })).not.toBe(subBlockHash(h));
+        expect(subBlockHash({ ...h, number: h.number ^ 1n })).not.toBe(subBlockHash(h));
+        expect(subBlockHash({ ...h, payloadCount: h.payloadCount === 0 ? 1 : h.payloadCount - 1 })).not.toBe(subBlockHash(h));
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it("rejects malformed encodings with a SubchainError", () => {
+    const h = fc.sample(headerArb, 1)[0]!;
+    const fields = subBlockHeaderFields(h);
+    const withField = (i: number, v: unknown): Uint8Array => {
+      const f = [...fields] as unknown[];
+      f[i] = v;
+      return RLP.encode(f as Uint8Array[]);
+    };
+    expectCode(() => decodeSubBlockHeader(Uint8Array.of(0xff, 0x01)), SubchainErrorCode.BAD_RLP);
+    expectCode(() => decodeSubBlockHeader(RLP.encode(fields.slice(1))), SubchainErrorCode.BAD_RLP);
+    expectCode(() => decodeSubBlockHeader(RLP.encode([...fields, new Uint8Array(0)])), SubchainErrorCode.BAD_RLP);
+    expectCode(() => decodeSubBlockHeader(withField(3, [Uint8Array.of(1)])), SubchainErrorCode.BAD_RLP);
+    expectCode(() => decodeSubBlockHeader(withField(2, new Uint8Array(31))), SubchainErrorCode.BAD_FIELD);
+    expectCode(() => decodeSubBlockHeader(withField(3, new Uint8Array(33))), SubchainErrorCode.BAD_FIELD);
+    expectCode(() => decodeSubBlockHeader(withField(1, Uint8Array.of(0, 1))), SubchainErrorCode.BAD_FIELD);
+    expectCode(() => decodeSubBlockHeader(withField(0, Uint8Array.of(1, 0))), SubchainErrorCode.BAD_FIELD);
+    expectCode(() => decodeSubBlockHeader(withField(1, new Uint8Array(9).fill(1))), SubchainErrorCode.BAD_FIELD);
+    expectCode(() => decodeSubBlockHeader(withField(4, Uint8Array.of(1, 0, 0, 0, 0))), SubchainErrorCode.BAD_FIELD);
+    expectCode(() => decodeSubBlockHeader(withField(5, Uint8Array.of(1, 0, 0, 0, 0))), SubchainErrorCode.BAD_FIELD);
+    expectCode(() => decodeSubBlockHeader(RLP.encode(new Uint8Array(5))), SubchainErrorCode.BAD_RLP);
+  });
+
+  it("never throws anything but a SubchainError on random bytes", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        try {
+          decodeSubBlockHeader(bytes);
+        } catch (e) {
+          expect(isNodeError(e)).toBe(true);
+        }
+      }),
+    );
+  });
+});
+
+describe("payloadRoot and payload proofs", () => {
+  it("defines the empty root as EMPTY_TRIE_ROOT and one payload's root as keccak256 of its hash", () => {
+    expect(payloadRoot([])).toBe(EMPTY_TRIE_ROOT);
+    const h = payloadHash(Uint8Array.of(1, 2, 3));
+    expect(payloadRoot([h])).toBe(k(h));
+    expect(payloadProof([h], 0)).toEqual([]);
+    expect(verifyPayloadProof(payloadRoot([h]), h, [], 0)).toBe(true);
+  });
+
+  it("builds the documented tree: keccak leaves, unsorted pairs, zero-hash padding to a power of two", () => {
+    const [a, b, c] = [1, 2, 3].map((i) => payloadHash(Uint8Array.of(i))) as [Hex, Hex, Hex];
+    expect(payloadRoot([a, b, c])).toBe(k(k(k(a), k(b)), k(k(c), ZERO_HASH)));
+    expect(payloadRoot([a, b])).toBe(k(k(a), k(b)));
+    expect(payloadRoot([b, a])).not.toBe(payloadRoot([a, b]));
+  });
+
+  it("verifies every proof, with and without its index", () => {
+    fc.assert(
+      fc.property(indexedArb, ([hashes, i]) => {
+        const root = payloadRoot(hashes);
+        const proof = payloadProof(hashes, i);
+        expect(proof).toHaveLength(Math.ceil(Math.log2(hashes.length)));
+        expect(verifyPayloadProof(root, hashes[i]!, proof, i)).toBe(true);
+        expect(verifyPayloadProof(root, hashes[i]!, proof)).toBe(true);
+      }),
+    );
+  });
+
+  it("lets anyone with merkletreejs rebuild the root and check a proof", () => {
+    fc.assert(
+      fc.property(indexedArb, ([hashes, i]) => {
+        // leaves as bytes: merkletreejs hands a string leaf to the hash function as it is
+        const tree = new MerkleTree(hashes.map((h) => hexToBytes(h)), keccak256, { hashLeaves: true, fillDefaultHash: ZERO_HASH });
+        expect(tree.getHexRoot()).toBe(payloadRoot(hashes));
+        const proof = payloadProof(hashes, i);
+        expect(MerkleTree.verify(proof, k(hashes[i]!), payloadRoot(hashes), keccak256)).toBe(true);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it("fails a proof for another payload or at another index", () => {
+    fc.assert(
+      fc.property(
+        indexedArb.filter(([hashes]) => hashes.length > 1),
+        fc.nat(),
+        ([hashes, i], pick) => {
+          const j = (i + 1 + (pick % (hashes.length - 1))) % hashes.length;
+          const root = payloadRoot(hashes);
+          const proof = payloadProof(hashes, i);
+          expect(verifyPayloadProof(root, hashes[j]!, proof)).toBe(false);
+          expect(verifyPayloadProof(root, hashes[j]!, proof, i)).toBe(false);
+          expect(verifyPayloadProof(root, hashes[i]!, proof, j)).toBe(false);
+          expect(verifyPayloadProof(root, hashes[i]!, proof, i + 2 ** proof.length)).toBe(false);
+        },
+      ),
+    );
+  });
+
+  it("fails a tampered proof: a changed sibling, a flipped side, a sibling dropped or added, another root", () => {
+    fc.assert(
+      fc.property(
+        indexedArb.filter(([hashes]) => hashes.length > 1),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        hashArb,
+        ([hashes, i], at, xor, extra) => {
+          const root = payloadRoot(hashes);
+          const proof = payloadProof(hashes, i);
+          const s = at % proof.length;
+          const bytes = hexToBytes(proof[s]!.data);
+          bytes[at % 32]! ^= xor;
+          const changed: MerkleProof = proof.map((p, n) => (n === s ? { ...p, data: bytesToHex(bytes) as Hex } : p));
+          expect(verifyPayloadProof(root, hashes[i]!, changed)).toBe(false);
+          const flipped: MerkleProof = proof.map((p, n) => (n === s ? { ...p, position: p.position === "left" ? "right" : "left" } : p));
+          expect(verifyPayloadProof(root, hashes[i]!, flipped)).toBe(false);
+          expect(verifyPayloadProof(root, hashes[i]!, proof.slice(1))).toBe(false);
+          expect(verifyPayloadProof(root, hashes[i]!, [...proof, { position: "right", data: extra }])).toBe(false);
+          expect(verifyPayloadProof(payloadRoot([...hashes, extra]), hashes[i]!, proof)).toBe(false);
+        },
+      ),
+    );
+  });
+
+  it("does not let two child hashes pass as a 64-byte payload", () => {
+    const hashes = [1, 2, 3, 4].map((i) => payloadHash(Uint8Array.of(i)));
+    const root = payloadRoot(hashes);
+    const forged = concatBytes(hexToBytes(k(hashes[0]!)), hexToBytes(k(hashes[1]!)));
+    const forgedHash = payloadHash(forged);
+    // the forged payload hashes to the parent of leaves 0 and 1; its path up is leaf 0's minus one step
+    const upper = payloadProof(hashes, 0).slice(1);
+    expect(verifyPayloadProof(root, forgedHash, upper)).toBe(false);
+    expect(verifyPayloadProof(root, forgedHash, upper, 0)).toBe(false);
+  });
+
+  it("returns false, never throws, for malformed proofs and roots", () => {
+    const hashes = [1, 2, 3].map((i) => payloadHash(Uint8Array.of(i)));
+    const root = payloadRoot(hashes);
+    const proof = payloadProof(hashes, 1);
+    const bad: unknown[] = [
+      null,
+      "0x00",
+      [{ position: "up", data: proof[0]!.data }],
+      [{ position: "left", data: "0x1234" }],
+      [{ position: "left" }],
+      [null],
+      Array.from({ length: 33 }, () => proof[0]),
+    ];
+    for (const p of bad) expect(verifyPayloadProof(root, hashes[1]!, p as MerkleProof)).toBe(false);
+    expect(verifyPayloadProof("0x1234" as Hex, hashes[1]!, proof)).toBe(false);
+    expect(verifyPayloadProof(root, "0xzz" as Hex, proof)).toBe(false);
+    expect(verifyPayloadProof(EMPTY_TRIE_ROOT, hashes[1]!, [])).toBe(false);
+    expect(verifyPayloadProof(root, hashes[1]!, proof, -1)).toBe(false);
+    expect(verifyPayloadProof(root, hashes[1]!, proof, 1.5)).toBe(false);
+    expect(() => payloadProof(hashes, 3)).toThrow(RangeError);
+  });
+});
+
+describe("proof encoding", () => {
+  it("round trips every proof, the sides following from the index", () => {
+    fc.assert(
+      fc.property(indexedArb, ([hashes, i]) => {
+        const proof = payloadProof(hashes, i);
+        expect(decodeMerkleProof(encodeMerkleProof(i, proof))).toEqual({ index: i, proof });
+      }),
+    );
+  });
+
+  it("rejects malformed proof bytes", () => {
+    const sib = new Uint8Array(32);
+    expectCode(() => decodeMerkleProof(Uint8Array.of(0xff)), SubchainErrorCode.BAD_RLP);
+    expectCode(() => decodeMerkleProof(RLP.encode([Uint8Array.of(1)])), SubchainErrorCode.BAD_RLP);
+    expectCode(() => decodeMerkleProof(RLP.encode([[], [sib]] as never)), SubchainErrorCode.BAD_RLP);
+    expectCode(() => decodeMerkleProof(RLP.encode([Uint8Array.of(0, 1), [sib]])), SubchainErrorCode.BAD_FIELD);
+    expectCode(() => decodeMerkleProof(RLP.encode([Uint8Array.of(2), [sib]])), SubchainErrorCode.BAD_FIELD);
+    expectCode(() => decodeMerkleProof(RLP.encode([Uint8Array.of(1), [new Uint8Array(31)]])), SubchainErrorCode.BAD_FIELD);
+    expectCode(() => decodeMerkleProof(RLP.encode([new Uint8Array(0), Array.from({ length: 33 }, () => sib)])), SubchainErrorCode.BAD_FIELD);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        try {
+          decodeMerkleProof(bytes);
+        } catch (e) {
+          expect(isNodeError(e)).toBe(true);
+        }
+      }),
+    );
+  });
+});
+
+describe("subchainsRoot", () => {
+  it("is EMPTY_TRIE_ROOT when a block seals no sub-block, so existing headers stay valid", () => {
+    expect(subchainsRoot([])).toBe(EMPTY_TRIE_ROOT);
+  });
+
+  it("is the same tree over the sealed sub-block hashes in order", () => {
+    fc.assert(
+      fc.property(fc.array(headerArb, { minLength: 1, maxLength: 5 }), (headers) => {
+        expect(subchainsRoot(headers)).toBe(merkleRoot(headers.map(subBlockHash)));
+      }),
+      { numRuns: 30 },
+    );
+  });
+});
+
+describe("sub-block building and validation", () => {
+  const genesis = genesisSubBlock(POSTS);
+  const payloads = [Uint8Array.of(1, 2, 3), new Uint8Array(100).fill(7), Uint8Array.of(9)];
+
+  it("starts every sub-chain at a genesis sub-block 0 with a zero parent that carries its declaration", () => {
+    const { subBlock, payloads: gp } = genesis;
+    expect(subBlock.header).toMatchObject({ subchainId: 1, number: 0n, parentHash: ZERO_HASH, payloadCount: 1 });
+    expect(subBlock.header.payloadBytes).toBe(gp[0]!.length);
+    expect(subBlock.hash).toBe(subBlockHash(subBlock.header));
+    expect(subBlock.payloadHashes).toEqual([payloadHash(gp[0]!)]);
+    expect(RLP.decode(gp[0]!)).toEqual([Uint8Array.of(1), new TextEncoder().encode("posts"), Uint8Array.of(8), Uint8Array.of(100), Uint8Array.of(250)]);
+    expect(genesisSubBlock({ ...POSTS, maxPayloadBytes: 99 }).subBlock.hash).not.toBe(subBlock.hash);
+  });
+
+  it("builds a sub-block that passes every check", () => {
+    const sb = buildSubBlock(genesis.subBlock.header, payloads);
+    expect(sb.header).toEqual({
+      subchainId: 1,
+      number: 1n,
+      parentHash: genesis.subBlock.hash,
+      payloadRoot: payloadRoot(payloads.map(payloadHash)),
+      payloadCount: 3,
+      payloadBytes: 104,
+    });
+    expect(sb.hash).toBe(subBlockHash(sb.header));
+    checkSubBlockLink(sb.header, genesis.subBlock.header);
+    checkSubBlockPayloads(sb.header, payloads, POSTS);
+    checkSubBlockPayloadHashes(sb.header, sb.payloadHashes);
+    const next = buildSubBlock(sb.header, [Uint8Array.of(5)]);
+    checkSubBlockLink(next.header, sb.header);
+  });
+
+  it("refuses a broken link", () => {
+    const parent = genesis.subBlock.header;
+    const h = buildSubBlock(parent, payloads).header;
+    expectCode(() => checkSubBlockLink({ ...h, number: 2n }, parent), SubchainErrorCode.BAD_NUMBER);
+    expectCode(() => checkSubBlockLink({ ...h, parentHash: ZERO_HASH }, parent), SubchainErrorCode.BAD_PARENT_HASH);
+    expectCode(() => checkSubBlockLink({ ...h, subchainId: 2 }, parent), SubchainErrorCode.WRONG_SUBCHAIN);
+  });
+
+  it("refuses payloads that break the declaration or the header", () => {
+    const parent = genesis.subBlock.header;
+    const h = buildSubBlock(parent, payloads).header;
+    expectCode(() => checkSubBlockPayloads(h, payloads, { ...POSTS, id: 2 }), SubchainErrorCode.WRONG_SUBCHAIN);
+    const big = [new Uint8Array(101)];
+    expectCode(() => checkSubBlockPayloads(buildSubBlock(parent, big).header, big, POSTS), SubchainErrorCode.PAYLOAD_TOO_LARGE);
+    const many = [new Uint8Array(100), new Uint8Array(100), new Uint8Array(51)];
+    expectCode(() => checkSubBlockPayloads(buildSubBlock(parent, many).header, many, POSTS), SubchainErrorCode.SUB_BLOCK_TOO_LARGE);
+    const empty = [Uint8Array.of(1), new Uint8Array(0)];
+    expectCode(() => checkSubBlockPayloads(buildSubBlock(parent, empty).header, empty, POSTS), SubchainErrorCode.EMPTY_PAYLOAD);
+    expectCode(() => checkSubBlockPayloads(buildSubBlock(parent, []).header, [], POSTS), SubchainErrorCode.EMPTY_SUB_BLOCK);
+    expectCode(() => checkSubBlockPayloads({ ...h, payloadBytes: 105 }, payloads, POSTS), SubchainErrorCode.BAD_PAYLOAD_BYTES);
+    expectCode(() => checkSubBlockPayloads(h, payloads.slice(0, 2).concat(Uint8Array.of(8)), POSTS), SubchainErrorCode.BAD_PAYLOAD_ROOT);
+    expectCode(() => checkSubBlockPayloads(h, [payloads[1]!, payloads[0]!, payloads[2]!], POSTS), SubchainErrorCode.BAD_PAYLOAD_ROOT);
+    expectCode(() => checkSubBlockPayloadHashes(h, payloads.slice(0, 2).map(payloadHash)), SubchainErrorCode.BAD_PAYLOAD_COUNT);
+    // header-only checks, for sub-chains whose payloads a node does not hold
+    expectCode(() => checkSubBlockHeader({ ...h, payloadBytes: 2 }, POSTS), SubchainErrorCode.BAD_PAYLOAD_BYTES);
+    expectCode(() => checkSubBlockHeader({ ...h, payloadCount: 1, payloadBytes: 101 }, POSTS), SubchainErrorCode.BAD_PAYLOAD_BYTES);
+  });
+
+  it("accepts sealed sub-blocks of declared sub-chains in ascending id only", () => {
+    const subchains: SubchainDeclaration[] = [{ ...POSTS, id: 0, name: "pins" }, POSTS, { ...POSTS, id: 3, name: "comments" }];
+    const of = (id: number): SubBlockHeader => ({ ...genesis.subBlock.header, subchainId: id });
+    checkSealedSubBlocks([], subchains);
+    checkSealedSubBlocks([of(0), of(1), of(3)], subchains);
+    checkSealedSubBlocks([of(3)], subchains);
+    expectCode(() => checkSealedSubBlocks([of(1), of(1)], subchains), SubchainErrorCode.BAD_ORDER);
+    expectCode(() => checkSealedSubBlocks([of(3), of(0)], subchains), SubchainErrorCode.BAD_ORDER);
+    expectCode(() => checkSealedSubBlocks([of(2)], subchains), SubchainErrorCode.UNKNOWN_SUBCHAIN);
+  });
+});
