@@ -29,6 +29,20 @@ export enum Bucket {
   senders = 12,
   /** parent hash ++ miner address -> hash of the first block seen from that miner on that parent */
   minerOnParent = 13,
+  /** sub-block hash -> RLP sub-block header (every sub-chain, any branch) */
+  subBlockHeader = 14,
+  /** sub-block hash -> its payload hashes, 32 bytes each, concatenated in order (every sub-chain) */
+  subBlockPayloadHashes = 15,
+  /** sub-chain id (1 byte) ++ sub-block number -> hash of the canonical sub-block at that height */
+  subCanonical = 16,
+  /** main block hash -> hashes of the sub-blocks it seals, concatenated in ascending sub-chain id (absent: none) */
+  sealedSubBlocks = 17,
+  /** main block hash -> for each declared sub-chain in id order, the hash of its latest sub-block in that block's chain */
+  subchainTips = 18,
+  /** payload hash -> payload bytes, for followed sub-chains only */
+  payload = 19,
+  /** payload hash ++ sub-block hash -> index (4 bytes) of the payload's first place in it, canonical sub-blocks only */
+  payloadLookup = 20,
 }
 
 /** The key `bucket ++ parts...`. */
