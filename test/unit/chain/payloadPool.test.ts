@@ -1,7 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { EventEmitter, once } from "node:events";
 import { bytesToHex } from "@ethereumjs/util";
-import { isNodeError } from "../../../chain/errors.js";
 import type { SubchainDeclaration } from "../../../chain/genesis.js";
 import { keccak256 } from "../../../chain/keccak.js";
 import {
@@ -20,6 +19,8 @@ const SUBCHAINS: SubchainDeclaration[] = [
   { id: PINS, name: "pins", payloadGasPerByte: 16n, maxPayloadBytes: 100, maxSubBlockBytes: 1000 },
   { id: POSTS, name: "posts", payloadGasPerByte: 8n, maxPayloadBytes: 1000, maxSubBlockBytes: 4000 },
 ];
+/** Matches a NodeError with this code. */
+const withCode = (code: string): unknown => expect.objectContaining({ code });
 const TTL = 1000;
 
 const tx = (n: number): Hex => `0x${n.toString(16).padStart(64, "0")}` as Hex;
@@ -35,16 +36,6 @@ function makePool(opts: Partial<PayloadPoolOptions> = {}): { pool: PayloadPool; 
   return { pool, clock, drops };
 }
 
-function expectCode(fn: () => unknown, code: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(isNodeError(caught)).toBe(true);
-  expect((caught as { code: string }).code).toBe(code);
-}
 
 describe("PayloadPool", () => {
   it("keys payloads by keccak256, holds each once and announces new ones", () => {
@@ -62,11 +53,11 @@ describe("PayloadPool", () => {
 
   it("refuses undeclared sub-chains, empty payloads and payloads over the sub-chain's maxPayloadBytes", () => {
     const { pool } = makePool();
-    expectCode(() => pool.add(7, payload(1)), PayloadPoolErrorCode.UNKNOWN_SUBCHAIN);
-    expectCode(() => pool.add(POSTS, new Uint8Array(0)), PayloadPoolErrorCode.EMPTY_PAYLOAD);
-    expectCode(() => pool.add(PINS, payload(1, 101)), PayloadPoolErrorCode.PAYLOAD_TOO_LARGE);
+    expect(() => pool.add(7, payload(1))).toThrow(withCode(PayloadPoolErrorCode.UNKNOWN_SUBCHAIN));
+    expect(() => pool.add(POSTS, new Uint8Array(0))).toThrow(withCode(PayloadPoolErrorCode.EMPTY_PAYLOAD));
+    expect(() => pool.add(PINS, payload(1, 101))).toThrow(withCode(PayloadPoolErrorCode.PAYLOAD_TOO_LARGE));
     expect(() => pool.add(POSTS, payload(1, 101))).not.toThrow();
-    expectCode(() => pool.add(POSTS, payload(1, 1001)), PayloadPoolErrorCode.PAYLOAD_TOO_LARGE);
+    expect(() => pool.add(POSTS, payload(1, 1001))).toThrow(withCode(PayloadPoolErrorCode.PAYLOAD_TOO_LARGE));
     expect(pool.size).toBe(1);
   });
 
@@ -156,11 +147,12 @@ describe("PayloadPool", () => {
     const { pool } = makePool();
     const big = payload(1, 500);
     pool.add(POSTS, big);
-    expectCode(() => pool.claim(tx(1), [{ subchainId: 9, payloadHash: hashOf(big) }]), PayloadPoolErrorCode.UNKNOWN_SUBCHAIN);
-    expectCode(
-      () => pool.claim(tx(1), [{ subchainId: POSTS, payloadHash: hashOf(payload(2)) }, { subchainId: PINS, payloadHash: hashOf(big) }]),
-      PayloadPoolErrorCode.PAYLOAD_TOO_LARGE,
-    );
+    expect(() => pool.claim(tx(1), [{ subchainId: 9, payloadHash: hashOf(big) }])).toThrow(withCode(PayloadPoolErrorCode.UNKNOWN_SUBCHAIN));
+    const commitments = [
+      { subchainId: POSTS, payloadHash: hashOf(payload(2)) },
+      { subchainId: PINS, payloadHash: hashOf(big) },
+    ];
+    expect(() => pool.claim(tx(1), commitments)).toThrow(withCode(PayloadPoolErrorCode.PAYLOAD_TOO_LARGE));
     expect(pool.isClaimed(hashOf(big))).toBe(false);
     expect(pool.isClaimed(hashOf(payload(2)))).toBe(false);
     expect(pool.missing(tx(1))).toEqual([]);
@@ -177,7 +169,7 @@ describe("PayloadPool", () => {
     expect(drops).toEqual([[hashOf(b!), PayloadDropReason.EVICTED]]);
     pool.claim(tx(2), [{ subchainId: POSTS, payloadHash: hashOf(c!) }]);
     pool.claim(tx(3), [{ subchainId: POSTS, payloadHash: hashOf(d!) }]);
-    expectCode(() => pool.add(POSTS, e!), PayloadPoolErrorCode.POOL_FULL);
+    expect(() => pool.add(POSTS, e!)).toThrow(withCode(PayloadPoolErrorCode.POOL_FULL));
     expect([pool.size, pool.bytes]).toEqual([3, 30]);
     expect([a, c, d].every((p) => pool.has(hashOf(p!)))).toBe(true);
   });
@@ -195,7 +187,7 @@ describe("PayloadPool", () => {
     pool.add(POSTS, claimed);
     expect(drops.at(-1)).toEqual([hashOf(u2), PayloadDropReason.EVICTED]);
     expect([pool.size, pool.bytes]).toEqual([1, 80]);
-    expectCode(() => pool.add(POSTS, payload(4, 21)), PayloadPoolErrorCode.POOL_FULL);
+    expect(() => pool.add(POSTS, payload(4, 21))).toThrow(withCode(PayloadPoolErrorCode.POOL_FULL));
     expect(() => pool.add(POSTS, payload(5, 20))).not.toThrow();
     expect(pool.bytes).toBe(100);
   });

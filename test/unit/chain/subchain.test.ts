@@ -52,18 +52,23 @@ const indexedArb = hashesArb(1, 40).chain((hashes) => fc.tuple(fc.constant(hashe
 
 const k = (...parts: Hex[]): Hex => bytesToHex(keccak256(concatBytes(...parts.map((p) => hexToBytes(p))))) as Hex;
 
+/** Checks that `decode` throws nothing but a NodeError on random bytes. */
+function onlyNodeErrors(decode: (bytes: Uint8Array) => unknown): void {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+      try {
+        decode(bytes);
+      } catch (e) {
+        expect(isNodeError(e)).toBe(true);
+      }
+    }),
+  );
+}
+
+/** Matches a NodeError with this code. */
+const withCode = (code: string): unknown => expect.objectContaining({ code });
 const POSTS: SubchainDeclaration = { id: 1, name: "posts", payloadGasPerByte: 8n, maxPayloadBytes: 100, maxSubBlockBytes: 250 };
 
-function expectCode(fn: () => unknown, code: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(isNodeError(caught)).toBe(true);
-  expect((caught as { code: string }).code).toBe(code);
-}
 
 describe("sub-block header encoding", () => {
   it("round trips every header exactly (decode . encode = id, encode . decode = id)", () => {
@@ -97,30 +102,22 @@ describe("sub-block header encoding", () => {
       f[i] = v;
       return RLP.encode(f as Uint8Array[]);
     };
-    expectCode(() => decodeSubBlockHeader(Uint8Array.of(0xff, 0x01)), SubchainErrorCode.BAD_RLP);
-    expectCode(() => decodeSubBlockHeader(RLP.encode(fields.slice(1))), SubchainErrorCode.BAD_RLP);
-    expectCode(() => decodeSubBlockHeader(RLP.encode([...fields, new Uint8Array(0)])), SubchainErrorCode.BAD_RLP);
-    expectCode(() => decodeSubBlockHeader(withField(3, [Uint8Array.of(1)])), SubchainErrorCode.BAD_RLP);
-    expectCode(() => decodeSubBlockHeader(withField(2, new Uint8Array(31))), SubchainErrorCode.BAD_FIELD);
-    expectCode(() => decodeSubBlockHeader(withField(3, new Uint8Array(33))), SubchainErrorCode.BAD_FIELD);
-    expectCode(() => decodeSubBlockHeader(withField(1, Uint8Array.of(0, 1))), SubchainErrorCode.BAD_FIELD);
-    expectCode(() => decodeSubBlockHeader(withField(0, Uint8Array.of(1, 0))), SubchainErrorCode.BAD_FIELD);
-    expectCode(() => decodeSubBlockHeader(withField(1, new Uint8Array(9).fill(1))), SubchainErrorCode.BAD_FIELD);
-    expectCode(() => decodeSubBlockHeader(withField(4, Uint8Array.of(1, 0, 0, 0, 0))), SubchainErrorCode.BAD_FIELD);
-    expectCode(() => decodeSubBlockHeader(withField(5, Uint8Array.of(1, 0, 0, 0, 0))), SubchainErrorCode.BAD_FIELD);
-    expectCode(() => decodeSubBlockHeader(RLP.encode(new Uint8Array(5))), SubchainErrorCode.BAD_RLP);
+    expect(() => decodeSubBlockHeader(Uint8Array.of(0xff, 0x01))).toThrow(withCode(SubchainErrorCode.BAD_RLP));
+    expect(() => decodeSubBlockHeader(RLP.encode(fields.slice(1)))).toThrow(withCode(SubchainErrorCode.BAD_RLP));
+    expect(() => decodeSubBlockHeader(RLP.encode([...fields, new Uint8Array(0)]))).toThrow(withCode(SubchainErrorCode.BAD_RLP));
+    expect(() => decodeSubBlockHeader(withField(3, [Uint8Array.of(1)]))).toThrow(withCode(SubchainErrorCode.BAD_RLP));
+    expect(() => decodeSubBlockHeader(withField(2, new Uint8Array(31)))).toThrow(withCode(SubchainErrorCode.BAD_FIELD));
+    expect(() => decodeSubBlockHeader(withField(3, new Uint8Array(33)))).toThrow(withCode(SubchainErrorCode.BAD_FIELD));
+    expect(() => decodeSubBlockHeader(withField(1, Uint8Array.of(0, 1)))).toThrow(withCode(SubchainErrorCode.BAD_FIELD));
+    expect(() => decodeSubBlockHeader(withField(0, Uint8Array.of(1, 0)))).toThrow(withCode(SubchainErrorCode.BAD_FIELD));
+    expect(() => decodeSubBlockHeader(withField(1, new Uint8Array(9).fill(1)))).toThrow(withCode(SubchainErrorCode.BAD_FIELD));
+    expect(() => decodeSubBlockHeader(withField(4, Uint8Array.of(1, 0, 0, 0, 0)))).toThrow(withCode(SubchainErrorCode.BAD_FIELD));
+    expect(() => decodeSubBlockHeader(withField(5, Uint8Array.of(1, 0, 0, 0, 0)))).toThrow(withCode(SubchainErrorCode.BAD_FIELD));
+    expect(() => decodeSubBlockHeader(RLP.encode(new Uint8Array(5)))).toThrow(withCode(SubchainErrorCode.BAD_RLP));
   });
 
   it("never throws anything but a SubchainError on random bytes", () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
-        try {
-          decodeSubBlockHeader(bytes);
-        } catch (e) {
-          expect(isNodeError(e)).toBe(true);
-        }
-      }),
-    );
+    onlyNodeErrors(decodeSubBlockHeader);
   });
 });
 
@@ -254,22 +251,14 @@ describe("proof encoding", () => {
 
   it("rejects malformed proof bytes", () => {
     const sib = new Uint8Array(32);
-    expectCode(() => decodeMerkleProof(Uint8Array.of(0xff)), SubchainErrorCode.BAD_RLP);
-    expectCode(() => decodeMerkleProof(RLP.encode([Uint8Array.of(1)])), SubchainErrorCode.BAD_RLP);
-    expectCode(() => decodeMerkleProof(RLP.encode([[], [sib]] as never)), SubchainErrorCode.BAD_RLP);
-    expectCode(() => decodeMerkleProof(RLP.encode([Uint8Array.of(0, 1), [sib]])), SubchainErrorCode.BAD_FIELD);
-    expectCode(() => decodeMerkleProof(RLP.encode([Uint8Array.of(2), [sib]])), SubchainErrorCode.BAD_FIELD);
-    expectCode(() => decodeMerkleProof(RLP.encode([Uint8Array.of(1), [new Uint8Array(31)]])), SubchainErrorCode.BAD_FIELD);
-    expectCode(() => decodeMerkleProof(RLP.encode([new Uint8Array(0), Array.from({ length: 33 }, () => sib)])), SubchainErrorCode.BAD_FIELD);
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
-        try {
-          decodeMerkleProof(bytes);
-        } catch (e) {
-          expect(isNodeError(e)).toBe(true);
-        }
-      }),
-    );
+    expect(() => decodeMerkleProof(Uint8Array.of(0xff))).toThrow(withCode(SubchainErrorCode.BAD_RLP));
+    expect(() => decodeMerkleProof(RLP.encode([Uint8Array.of(1)]))).toThrow(withCode(SubchainErrorCode.BAD_RLP));
+    expect(() => decodeMerkleProof(RLP.encode([[], [sib]] as never))).toThrow(withCode(SubchainErrorCode.BAD_RLP));
+    expect(() => decodeMerkleProof(RLP.encode([Uint8Array.of(0, 1), [sib]]))).toThrow(withCode(SubchainErrorCode.BAD_FIELD));
+    expect(() => decodeMerkleProof(RLP.encode([Uint8Array.of(2), [sib]]))).toThrow(withCode(SubchainErrorCode.BAD_FIELD));
+    expect(() => decodeMerkleProof(RLP.encode([Uint8Array.of(1), [new Uint8Array(31)]]))).toThrow(withCode(SubchainErrorCode.BAD_FIELD));
+    expect(() => decodeMerkleProof(RLP.encode([new Uint8Array(0), Array.from({ length: 33 }, () => sib)]))).toThrow(withCode(SubchainErrorCode.BAD_FIELD));
+    onlyNodeErrors(decodeMerkleProof);
   });
 });
 
@@ -323,29 +312,29 @@ describe("sub-block building and validation", () => {
   it("refuses a broken link", () => {
     const parent = genesis.subBlock.header;
     const h = buildSubBlock(parent, payloads).header;
-    expectCode(() => checkSubBlockLink({ ...h, number: 2n }, parent), SubchainErrorCode.BAD_NUMBER);
-    expectCode(() => checkSubBlockLink({ ...h, parentHash: ZERO_HASH }, parent), SubchainErrorCode.BAD_PARENT_HASH);
-    expectCode(() => checkSubBlockLink({ ...h, subchainId: 2 }, parent), SubchainErrorCode.WRONG_SUBCHAIN);
+    expect(() => checkSubBlockLink({ ...h, number: 2n }, parent)).toThrow(withCode(SubchainErrorCode.BAD_NUMBER));
+    expect(() => checkSubBlockLink({ ...h, parentHash: ZERO_HASH }, parent)).toThrow(withCode(SubchainErrorCode.BAD_PARENT_HASH));
+    expect(() => checkSubBlockLink({ ...h, subchainId: 2 }, parent)).toThrow(withCode(SubchainErrorCode.WRONG_SUBCHAIN));
   });
 
   it("refuses payloads that break the declaration or the header", () => {
     const parent = genesis.subBlock.header;
     const h = buildSubBlock(parent, payloads).header;
-    expectCode(() => checkSubBlockPayloads(h, payloads, { ...POSTS, id: 2 }), SubchainErrorCode.WRONG_SUBCHAIN);
+    expect(() => checkSubBlockPayloads(h, payloads, { ...POSTS, id: 2 })).toThrow(withCode(SubchainErrorCode.WRONG_SUBCHAIN));
     const big = [new Uint8Array(101)];
-    expectCode(() => checkSubBlockPayloads(buildSubBlock(parent, big).header, big, POSTS), SubchainErrorCode.PAYLOAD_TOO_LARGE);
+    expect(() => checkSubBlockPayloads(buildSubBlock(parent, big).header, big, POSTS)).toThrow(withCode(SubchainErrorCode.PAYLOAD_TOO_LARGE));
     const many = [new Uint8Array(100), new Uint8Array(100), new Uint8Array(51)];
-    expectCode(() => checkSubBlockPayloads(buildSubBlock(parent, many).header, many, POSTS), SubchainErrorCode.SUB_BLOCK_TOO_LARGE);
+    expect(() => checkSubBlockPayloads(buildSubBlock(parent, many).header, many, POSTS)).toThrow(withCode(SubchainErrorCode.SUB_BLOCK_TOO_LARGE));
     const empty = [Uint8Array.of(1), new Uint8Array(0)];
-    expectCode(() => checkSubBlockPayloads(buildSubBlock(parent, empty).header, empty, POSTS), SubchainErrorCode.EMPTY_PAYLOAD);
-    expectCode(() => checkSubBlockPayloads(buildSubBlock(parent, []).header, [], POSTS), SubchainErrorCode.EMPTY_SUB_BLOCK);
-    expectCode(() => checkSubBlockPayloads({ ...h, payloadBytes: 105 }, payloads, POSTS), SubchainErrorCode.BAD_PAYLOAD_BYTES);
-    expectCode(() => checkSubBlockPayloads(h, payloads.slice(0, 2).concat(Uint8Array.of(8)), POSTS), SubchainErrorCode.BAD_PAYLOAD_ROOT);
-    expectCode(() => checkSubBlockPayloads(h, [payloads[1]!, payloads[0]!, payloads[2]!], POSTS), SubchainErrorCode.BAD_PAYLOAD_ROOT);
-    expectCode(() => checkSubBlockPayloadHashes(h, payloads.slice(0, 2).map(payloadHash)), SubchainErrorCode.BAD_PAYLOAD_COUNT);
+    expect(() => checkSubBlockPayloads(buildSubBlock(parent, empty).header, empty, POSTS)).toThrow(withCode(SubchainErrorCode.EMPTY_PAYLOAD));
+    expect(() => checkSubBlockPayloads(buildSubBlock(parent, []).header, [], POSTS)).toThrow(withCode(SubchainErrorCode.EMPTY_SUB_BLOCK));
+    expect(() => checkSubBlockPayloads({ ...h, payloadBytes: 105 }, payloads, POSTS)).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_BYTES));
+    expect(() => checkSubBlockPayloads(h, payloads.slice(0, 2).concat(Uint8Array.of(8)), POSTS)).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_ROOT));
+    expect(() => checkSubBlockPayloads(h, [payloads[1]!, payloads[0]!, payloads[2]!], POSTS)).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_ROOT));
+    expect(() => checkSubBlockPayloadHashes(h, payloads.slice(0, 2).map(payloadHash))).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_COUNT));
     // header-only checks, for sub-chains whose payloads a node does not hold
-    expectCode(() => checkSubBlockHeader({ ...h, payloadBytes: 2 }, POSTS), SubchainErrorCode.BAD_PAYLOAD_BYTES);
-    expectCode(() => checkSubBlockHeader({ ...h, payloadCount: 1, payloadBytes: 101 }, POSTS), SubchainErrorCode.BAD_PAYLOAD_BYTES);
+    expect(() => checkSubBlockHeader({ ...h, payloadBytes: 2 }, POSTS)).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_BYTES));
+    expect(() => checkSubBlockHeader({ ...h, payloadCount: 1, payloadBytes: 101 }, POSTS)).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_BYTES));
   });
 
   it("accepts sealed sub-blocks of declared sub-chains in ascending id only", () => {
@@ -354,8 +343,8 @@ describe("sub-block building and validation", () => {
     checkSealedSubBlocks([], subchains);
     checkSealedSubBlocks([of(0), of(1), of(3)], subchains);
     checkSealedSubBlocks([of(3)], subchains);
-    expectCode(() => checkSealedSubBlocks([of(1), of(1)], subchains), SubchainErrorCode.BAD_ORDER);
-    expectCode(() => checkSealedSubBlocks([of(3), of(0)], subchains), SubchainErrorCode.BAD_ORDER);
-    expectCode(() => checkSealedSubBlocks([of(2)], subchains), SubchainErrorCode.UNKNOWN_SUBCHAIN);
+    expect(() => checkSealedSubBlocks([of(1), of(1)], subchains)).toThrow(withCode(SubchainErrorCode.BAD_ORDER));
+    expect(() => checkSealedSubBlocks([of(3), of(0)], subchains)).toThrow(withCode(SubchainErrorCode.BAD_ORDER));
+    expect(() => checkSealedSubBlocks([of(2)], subchains)).toThrow(withCode(SubchainErrorCode.UNKNOWN_SUBCHAIN));
   });
 });
