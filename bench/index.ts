@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, as one JSON object (machine-readable) and a table.
 import "../node/polyfills.js";
 import { benchBlockImport } from "./blockImport.js";
+import { benchContentCrypto } from "./contentCrypto.js";
 import { benchP2p } from "./p2p.js";
 import { benchRpc } from "./rpc.js";
 import { benchSealVerify } from "./sealVerify.js";
@@ -12,6 +13,7 @@ const results: Record<string, Record<string, number>> = {
   sealVerify: await benchSealVerify(),
   rpc: await benchRpc(),
   p2p: await benchP2p(),
+  contentCrypto: await benchContentCrypto(),
 };
 
 const rows: { bench: string; figure: string; value: string }[] = [];

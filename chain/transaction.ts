@@ -145,23 +145,31 @@ export const secp256k1Backend: "native" | "noble" = nativeSecp256k1 ? "native" :
 // Reused output buffer of the native recovery: the public key is hashed at once and never kept.
 const publicKeyOut = new Uint8Array(65);
 
-/** Sender address from a 32-byte message hash and a 64-byte `r || s` signature; null if none recovers. */
-function recoverFromCompact(msgHash: Uint8Array, signature: Uint8Array, recovery: number): Hex | null {
-  let publicKey: Uint8Array;
+/**
+ * Uncompressed 65-byte public key from a 32-byte message hash and a 64-byte `r || s` signature; null
+ * if none recovers. With the native binding it is a view into a shared buffer, valid until the next call.
+ */
+function recoverPublicKeyFromCompact(msgHash: Uint8Array, signature: Uint8Array, recovery: number): Uint8Array | null {
   try {
-    if (nativeSecp256k1) {
-      publicKey = nativeSecp256k1.ecdsaRecover(signature, recovery, msgHash, false, publicKeyOut);
-    } else {
-      publicKey = nobleSecp256k1.Signature.fromBytes(signature, "compact")
-        .addRecoveryBit(recovery)
-        .recoverPublicKey(msgHash)
-        .toBytes(false);
-    }
+    if (nativeSecp256k1) return nativeSecp256k1.ecdsaRecover(signature, recovery, msgHash, false, publicKeyOut);
+    return nobleSecp256k1.Signature.fromBytes(signature, "compact")
+      .addRecoveryBit(recovery)
+      .recoverPublicKey(msgHash)
+      .toBytes(false);
   } catch {
     return null;
   }
-  // the address is the last 20 bytes of the hash of the key without its 0x04 prefix
+}
+
+/** The address of an uncompressed public key: the last 20 bytes of the hash of the key without its 0x04 prefix. */
+function publicKeyAddress(publicKey: Uint8Array): Hex {
   return toHex(keccak256(publicKey.subarray(1)).subarray(12));
+}
+
+/** Sender address from a 32-byte message hash and a 64-byte `r || s` signature; null if none recovers. */
+function recoverFromCompact(msgHash: Uint8Array, signature: Uint8Array, recovery: number): Hex | null {
+  const publicKey = recoverPublicKeyFromCompact(msgHash, signature, recovery);
+  return publicKey === null ? null : publicKeyAddress(publicKey);
 }
 
 function badSignature(reason: string): TxError {
@@ -520,14 +528,46 @@ function checkIntrinsicGas(gasLimit: bigint, data: Uint8Array, extra: bigint): v
 const signatureScratch = new Uint8Array(64);
 
 function recoverSender(message: Uint8Array, rField: Uint8Array, sField: Uint8Array, recovery: number): Hex {
-  // r and s are canonical, non-zero and at most 32 bytes here (checked above), so they are
+  const from = recoverFromCompact(keccak256(message), compactSignature(rField, sField), recovery);
+  if (from === null) throw badSignature("no public key recovers from it");
+  return from;
+}
+
+/** `r || s` in a shared 64-byte buffer, valid until the next call. */
+function compactSignature(rField: Uint8Array, sField: Uint8Array): Uint8Array {
+  // r and s are canonical, non-zero and at most 32 bytes here (checked by decoding), so they are
   // left-padded into the 64-byte compact form without going through bigint.
   const signature = signatureScratch.fill(0);
   signature.set(rField, 32 - rField.length);
   signature.set(sField, 64 - sField.length);
-  const from = recoverFromCompact(keccak256(message), signature, recovery);
-  if (from === null) throw badSignature("no public key recovers from it");
-  return from;
+  return signature;
+}
+
+/**
+ * The uncompressed 65-byte public key (`0x04 || x || y`) that signed a decoded transaction: the key a
+ * content key is sealed to for the buyer of a purchase. Checked to hash to `tx.from`; throws TxError
+ * BAD_SIGNATURE otherwise (possible only for a transaction decoded with a wrong `knownSender`).
+ */
+export function recoverSenderPublicKey(tx: SignedTx): Uint8Array {
+  const typed = tx.type === 2;
+  let values: RlpValues;
+  try {
+    values = RLP.decode(typed ? tx.raw.subarray(1) : tx.raw);
+  } catch (e) {
+    throw badRlp(errorReason(e));
+  }
+  // decodeTransaction checked the shape: the last three items are v, r and s, short strings
+  if (!Array.isArray(values) || values.length !== (typed ? 12 : 9)) throw badRlp("not a signed transaction");
+  const [vField, rField, sField] = values.slice(-3) as [Uint8Array, Uint8Array, Uint8Array];
+  const suffix = typed ? EMPTY_BYTES : chainContext(tx.chainId).legacySuffix;
+  const message = signingMessage(tx.raw, typed ? 1 : 0, vField, rField, sField, suffix);
+  const recovery = Number(typed ? tx.v : (tx.v - 35n) & 1n);
+  const recovered = recoverPublicKeyFromCompact(keccak256(message), compactSignature(rField, sField), recovery);
+  if (recovered === null) throw badSignature("no public key recovers from it");
+  const publicKey = recovered.slice(); // out of the shared buffer
+  const signer = publicKeyAddress(publicKey);
+  if (signer !== tx.from) throw badSignature(`it recovers to ${signer}, not to the sender ${tx.from}`);
+  return publicKey;
 }
 
 function accessListToJson(list: FeeMarket1559Tx["accessList"]): readonly AccessListEntry[] {
