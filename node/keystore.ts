@@ -1,9 +1,9 @@
-import { randomBytes } from "node:crypto";
-import { chmod, link, mkdir, open, readFile, readdir, stat, unlink } from "node:fs/promises";
+import { chmod, mkdir, readFile, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { SigningKey, computeAddress, decryptKeystoreJson, encryptKeystoreJson } from "ethers";
 import { bytesToHex, hexToBytes } from "@ethereumjs/util";
 import { NodeError, type Hex } from "../chain/index.js";
+import { writeNewSecretFile } from "./secretFile.js";
 
 /** Error codes of reading and writing keystore files. */
 export const KeystoreErrorCode = {
@@ -97,23 +97,10 @@ export async function writeKeystore(
   await chmod(dir, 0o700);
   const name = keystoreFileName(address);
   const file = join(dir, name);
-  // Written to a hidden temporary name, then hard-linked into place: a crash never leaves a half
-  // keystore under the real name, and link() refuses to replace an existing file.
-  const tmp = join(dir, `.${name}.${randomBytes(4).toString("hex")}.tmp`);
-  const fh = await open(tmp, "wx", 0o600);
   try {
-    await fh.chmod(0o600); // the umask may only clear bits, but be explicit
-    await fh.writeFile(json, "utf8");
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await link(tmp, file);
+    await writeNewSecretFile(file, json);
   } catch (e) {
     throw new KeystoreError({ code: KeystoreErrorCode.FILE_UNREADABLE, file }, `cannot write keystore ${file}: ${(e as Error).message}`);
-  } finally {
-    await unlink(tmp).catch(() => undefined);
   }
   return { file, address };
 }

@@ -3,10 +3,11 @@
 // account keystores). `vs1984 content publish` stores a key; the key-delivery service loads it when
 // a purchase is to be served. The file format is in docs/content-crypto.md.
 import { createCipheriv, createDecipheriv, randomBytes, scrypt, type ScryptOptions } from "node:crypto";
-import { chmod, link, mkdir, open, readFile, stat, unlink } from "node:fs/promises";
+import { chmod, mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Hex } from "../../chain/index.js";
 import { KeystoreError, KeystoreErrorCode, defaultKeystoreOptions, type KeystoreOptions } from "../keystore.js";
+import { writeNewSecretFile } from "../secretFile.js";
 import { CONTENT_KEY_BYTES, keyCommitment } from "./contentCipher.js";
 import { ContentError, ContentErrorCode } from "./contentError.js";
 
@@ -116,25 +117,13 @@ export async function storeContentKey(
   } catch (e) {
     throw unreadable(dir, `cannot create content key folder ${dir}: ${(e as Error).message}`);
   }
-  // A hidden temporary file hard-linked into place: a crash never leaves half a key file under
-  // the real name, and link() fails rather than replace a stored key.
-  const tmp = join(dir, `.${randomBytes(6).toString("hex")}.tmp`);
+  // written once, never replaced: a second key for the same content is refused (EEXIST)
   try {
-    const fh = await open(tmp, "wx", 0o600);
-    try {
-      await fh.chmod(0o600); // the umask may only clear bits, but be explicit
-      await fh.writeFile(json, "utf8");
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await link(tmp, file);
+    await writeNewSecretFile(file, json);
   } catch (e) {
     const exists = (e as NodeJS.ErrnoException).code === "EEXIST";
     const why = exists ? `a key for content ${contentHash.toLowerCase()} is already stored there` : (e as Error).message;
     throw unreadable(file, `cannot write content key file ${file}: ${why}`);
-  } finally {
-    await unlink(tmp).catch(() => undefined);
   }
   return file;
 }
