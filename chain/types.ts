@@ -12,3 +12,9 @@ export interface AccountReader {
   /** The account at `address` (lowercase 0x hex); a never-seen account is nonce 0, balance 0. */
   getAccount(address: Hex): Promise<Account>;
 }
+
+/** Reads accounts and account storage of one state. */
+export interface StateReader extends AccountReader {
+  /** The 256-bit word at `slot` of `address`'s storage; 0 where nothing is stored. */
+  getStorage(address: Hex, slot: bigint): Promise<bigint>;
+}

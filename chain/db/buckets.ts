@@ -15,7 +15,7 @@ export enum Bucket {
   canonical = 5,
   /** tx hash -> block hash ++ index (4 bytes), canonical transactions only */
   txLookup = 6,
-  /** trie node hash -> RLP node of the account state trie */
+  /** trie node hash -> RLP node of the account trie or of an account's storage trie */
   stateNode = 7,
   /** meta key (ascii) -> value: "head" -> head hash, "genesis" -> genesis hash */
   meta = 8,
