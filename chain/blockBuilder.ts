@@ -1,6 +1,6 @@
 import { type BlockHeader, EMPTY_TRIE_ROOT, UNSEALED, headerHash } from "./block.js";
 import type { Blockchain } from "./blockchain.js";
-import { ExecutionError, applyTransaction, payMiner, transferReceipt } from "./execution.js";
+import { ExecutionError, applyTransaction, payMiner, receiptOf } from "./execution.js";
 import { encodeReceipt, mergeBlooms, type Receipt } from "./receipt.js";
 import type { SignedTx } from "./transaction.js";
 import { orderedTrieRoot } from "./trieRoot.js";
@@ -31,7 +31,7 @@ export async function buildBlockTemplate(
   params: TemplateParams,
   candidates: Iterable<SignedTx>,
 ): Promise<BlockTemplate> {
-  const ctx = chain.executionContext(params);
+  const ctx = chain.executionContext({ miner: params.miner, number: parent.number + 1n, timestamp: params.timestamp });
   const state = chain.stateAt(parent);
   const txs: SignedTx[] = [];
   const receipts: Receipt[] = [];
@@ -49,7 +49,7 @@ export async function buildBlockTemplate(
       gasUsed += out.gasUsed;
       fees += out.fee;
       txs.push(tx);
-      receipts.push(transferReceipt(tx, gasUsed));
+      receipts.push(receiptOf(tx, out, gasUsed));
     } catch (e) {
       if (!(e instanceof ExecutionError)) throw e;
       skipSenders.add(tx.from);

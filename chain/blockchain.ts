@@ -17,14 +17,15 @@ import {
 import { Bucket, bucketKey, numberKey } from "./db/buckets.js";
 import type { BatchOp, KeyValueStore } from "./db/keyValueStore.js";
 import { NodeError } from "./errors.js";
-import { type ExecutionResult, applyTransactions } from "./execution.js";
+import { type CallRequest, type CallResult, type ExecutionContext, type ExecutionResult, applyTransactions, simulateCall } from "./execution.js";
 import type { GenesisConfig } from "./genesis.js";
+import { type SystemModules, defaultSystemModules } from "./modules/systemModules.js";
 import { type Receipt, decodeReceipts, encodeReceipts, encodeReceipt } from "./receipt.js";
 import { SerialQueue } from "./serialQueue.js";
 import { StateDb, type StateView } from "./state.js";
 import { type SignedTx, decodeTransaction } from "./transaction.js";
 import { orderedTrieRoot } from "./trieRoot.js";
-import type { AccountReader, Hex } from "./types.js";
+import type { AccountReader, Hex, StateReader } from "./types.js";
 
 /** A block: its header, transactions, and the header's hash. */
 export interface Block {
@@ -162,6 +163,8 @@ export async function buildGenesis(genesis: GenesisConfig, stateDb: StateDb): Pr
  */
 export class Blockchain extends EventEmitter {
   readonly stateDb: StateDb;
+  /** The system modules every block runs (a consensus rule). */
+  readonly systemModules: SystemModules;
   private readonly opts: BlockchainOptions;
   private readonly headers = new Map<Hex, BlockHeader>();
   private headBlock: Block | null = null;
@@ -177,6 +180,7 @@ export class Blockchain extends EventEmitter {
     super();
     this.opts = { ...defaultBlockchainOptions, ...opts };
     this.stateDb = new StateDb({}, { store: modules.store });
+    this.systemModules = defaultSystemModules();
   }
 
   /** Writes the genesis block into an empty database, or checks the stored one, and loads the head. */
@@ -246,10 +250,10 @@ export class Blockchain extends EventEmitter {
   }
 
   /**
-   * Accounts at a stored block, for reading only (RPC, pool). The view of the last root asked for
-   * is kept with its account cache, so repeated reads at the head cost a map lookup.
+   * Accounts and storage at a stored block, for reading only (RPC, pool). The view of the last root
+   * asked for is kept with its cache, so repeated reads at the head cost a map lookup.
    */
-  readState(header: BlockHeader): AccountReader {
+  readState(header: BlockHeader): StateReader {
     const cached = this.readView;
     if (cached && cached.root === header.stateRoot && cached.cachedAccounts < this.opts.readCacheAccounts) return cached;
     const view = this.stateDb.open(header.stateRoot);
@@ -414,9 +418,25 @@ export class Blockchain extends EventEmitter {
   }
 
   /** The execution rules a header implies. */
-  executionContext(header: Pick<BlockHeader, "miner">): { miner: Hex; gasLimit: bigint; baseFeePerGas: bigint; blockReward: bigint } {
+  executionContext(header: Pick<BlockHeader, "miner" | "number" | "timestamp">): ExecutionContext {
     const g = this.modules.genesis;
-    return { miner: header.miner, gasLimit: g.gasLimit, baseFeePerGas: g.baseFeePerGas, blockReward: g.blockReward };
+    return {
+      miner: header.miner,
+      number: header.number,
+      timestamp: header.timestamp,
+      gasLimit: g.gasLimit,
+      baseFeePerGas: g.baseFeePerGas,
+      blockReward: g.blockReward,
+      modules: this.systemModules,
+    };
+  }
+
+  /**
+   * Runs a call (eth_call, eth_estimateGas) as a transaction would in a new block on top of
+   * `header` (number + 1, same timestamp), on a throwaway state; see simulateCall.
+   */
+  simulateCall(header: BlockHeader, req: CallRequest): Promise<CallResult> {
+    return simulateCall(this.stateAt(header), req, { number: header.number + 1n, timestamp: header.timestamp }, this.systemModules);
   }
 
   private async checkExecution(header: BlockHeader, result: ExecutionResult): Promise<void> {

@@ -1,4 +1,4 @@
-// The public face of chain/: blocks, transactions, state, receipts, pool and storage.
+// The public face of chain/: blocks, transactions, state, receipts, system modules, pool and storage.
 export * from "./block.js";
 export * from "./blockBuilder.js";
 export * from "./blockchain.js";
@@ -9,6 +9,7 @@ export * from "./errors.js";
 export * from "./execution.js";
 export * from "./genesis.js";
 export * from "./keccak.js";
+export * from "./modules/index.js";
 export * from "./receipt.js";
 export * from "./state.js";
 export * from "./transaction.js";
