@@ -40,6 +40,10 @@ export async function genesisHash(genesis: GenesisConfig): Promise<Hex> {
   return block.hash;
 }
 
+function kib(bytes: number): string {
+  return bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} B`;
+}
+
 /** A readable summary of a validated genesis config, one `label: value` per line. */
 export async function genesisSummary(genesis: GenesisConfig): Promise<string> {
   const c = genesis.consensus;
@@ -60,6 +64,12 @@ export async function genesisSummary(genesis: GenesisConfig): Promise<string> {
     ["Ban", `${c.banBlocks} blocks`],
     [`Miners (${c.miners.length})`, c.miners.map((m) => getAddress(m)).join(", ")],
     ["Alloc", `${genesis.alloc.size} account(s), ${formatVs(total)} in total`],
+    [
+      `Sub-chains (${genesis.subchains.length})`,
+      genesis.subchains
+        .map((sc) => `${sc.id} ${sc.name} (${sc.payloadGasPerByte} gas/byte, payload <= ${kib(sc.maxPayloadBytes)}, sub-block <= ${kib(sc.maxSubBlockBytes)})`)
+        .join("; "),
+    ],
   ];
   const width = Math.max(...lines.map(([label]) => label.length)) + 2;
   return lines.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`).join("\n");

@@ -135,6 +135,7 @@ describe("vs1984 genesis check", () => {
     expect(run.stdout).toMatch(/^Name: +vs1984-dev$/m);
     expect(run.stdout).toMatch(/^Chain id: +1984$/m);
     expect(run.stdout).toMatch(/^Miners \(3\): +0x14dC79964da2C08b23698B3D3cc7Ca32193d9955, /m);
+    expect(run.stdout).toMatch(/^Sub-chains \(4\): +0 pins \(16 gas\/byte, payload <= 4 KiB, sub-block <= 256 KiB\); 1 posts /m);
     expect(run.stdout).toMatch(/^Alloc: +10 account\(s\), 100000\.000000000000000000 VS in total$/m);
     const hash = run.stdout.match(/^Genesis hash: +(0x[0-9a-f]{64})$/m)?.[1];
     // the hash a node writes for this genesis
