@@ -1,4 +1,5 @@
-import { isNodeError } from "../chain/index.js";
+import { ModuleErrorCode, isModuleRevert, isNodeError } from "../chain/index.js";
+import { bytes } from "./format.js";
 import { RpcError, RpcErrorCode } from "./rpcError.js";
 
 // The one table from the node's error codes to JSON-RPC errors (ethereumjs `rpc/error-code.ts`).
@@ -44,9 +45,17 @@ function withPhrase(phrase: string | undefined, message: string): string {
   return `${phrase}: ${message}`;
 }
 
-/** Maps anything a method threw to the error answered: RpcError as is, NodeError by its code, else -32603. */
+/**
+ * Maps anything a method threw to the error answered: RpcError as is, a system module's revert as
+ * geth answers an EVM one (code 3, `execution reverted: <reason>`, data = the `Error(string)`
+ * encoding; out of gas: -32000 `out of gas`), another NodeError by its code, else -32603.
+ */
 export function toRpcError(e: unknown): RpcError {
   if (e instanceof RpcError) return e;
+  if (isModuleRevert(e)) {
+    if (e.code === ModuleErrorCode.OUT_OF_GAS) return new RpcError(RpcErrorCode.SERVER_ERROR, "out of gas");
+    return new RpcError(RpcErrorCode.EXECUTION_REVERTED, `execution reverted: ${e.reason}`, bytes(e.data));
+  }
   if (isNodeError(e)) {
     const code = e.code;
     if (SERVER_ERROR_PREFIXES.some((p) => code.startsWith(p))) {

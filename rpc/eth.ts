@@ -1,13 +1,13 @@
 import { Wallet } from "ethers";
 import { bytesToHex, hexToBytes } from "@ethereumjs/util";
 import {
-  EMPTY_TRIE_ROOT,
   KECCAK_EMPTY,
   SerialQueue,
   ZERO_ADDRESS,
-  ZERO_HASH,
+  ModuleErrorCode,
+  TxErrorCode,
+  codeMarker,
   effectiveGasPrice,
-  intrinsicGasOf,
   isNodeError,
   type AccessListEntry,
   type Block,
@@ -138,6 +138,11 @@ function parseSlot(v: unknown): Hex {
   return v.toLowerCase() as Hex;
 }
 
+/** The slot number of a key parseSlot accepted (`0x` is slot 0). */
+function slotNumber(slot: Hex): bigint {
+  return slot === "0x" ? 0n : BigInt(slot);
+}
+
 function parseRewardPercentiles(v: unknown): number[] {
   if (!Array.isArray(v)) throw new Error("rewardPercentiles must be an array of numbers");
   if (v.length > MAX_REWARD_PERCENTILES) throw new Error(`at most ${MAX_REWARD_PERCENTILES} reward percentiles, got ${v.length}`);
@@ -180,11 +185,6 @@ function serverError(message: string): RpcError {
 /** A NodeError from consensus as -32000 with its reason (a CLI miner shows it); anything else as is. */
 function asServerError(e: unknown): unknown {
   return isNodeError(e) ? serverError(e.message) : e;
-}
-
-/** Gas a request needs: intrinsic gas of its calldata and access list (a transfer executes nothing more). */
-function requestGas(req: TxRequest): bigint {
-  return intrinsicGasOf({ data: req.input, accessList: req.accessList });
 }
 
 function noContractCreation(): RpcError {
@@ -346,21 +346,38 @@ export function ethMethods(deps: EthDeps): RpcMethod[] {
     return nonce;
   }
 
-  /** eth_estimateGas: the intrinsic gas, after checking the sender can pay the value (and the gas, when a price is given). */
+  /** Runs a request as a transaction would in the next block on top of `header` (see Blockchain.simulateCall). */
+  function simulate(req: TxRequest & { to: Hex }, header: BlockHeader, gasLimit: bigint): ReturnType<Blockchain["simulateCall"]> {
+    const from = req.from ?? ZERO_ADDRESS;
+    return chain.simulateCall(header, { from, to: req.to, value: req.value ?? 0n, data: req.input, gasLimit, accessList: req.accessList });
+  }
+
+  /**
+   * eth_estimateGas: the gas the call uses when run with the most gas it could have (the given
+   * `gas`, the block gas limit, and what the balance pays at a given fee cap), after checking the
+   * sender can pay the value. A module call that reverts answers its revert.
+   */
   async function estimate(req: TxRequest, sel: BlockSelector | undefined): Promise<bigint> {
-    if (req.to === undefined) throw noContractCreation();
+    const to = req.to;
+    if (to === undefined) throw noContractCreation();
     const header = await stateHeader(sel);
-    const gas = requestGas(req);
     const value = req.value ?? 0n;
     const { balance } = await chain.readState(header).getAccount(req.from ?? ZERO_ADDRESS);
     if (value > balance) throw serverError("insufficient funds for transfer");
+    let cap = req.gas ?? header.gasLimit;
     const feeCap = req.gasPrice ?? req.maxFeePerGas ?? 0n;
     if (feeCap > 0n) {
       const allowance = (balance - value) / feeCap;
-      if (allowance < gas) throw serverError(`gas required exceeds allowance (${allowance})`);
+      if (allowance < cap) cap = allowance;
     }
-    if (req.gas !== undefined && req.gas < gas) throw serverError(`gas required exceeds allowance (${req.gas})`);
-    return gas;
+    try {
+      return (await simulate({ ...req, to }, header, cap)).gasUsed;
+    } catch (e) {
+      if (isNodeError(e) && (e.code === ModuleErrorCode.OUT_OF_GAS || e.code === TxErrorCode.INTRINSIC_GAS_TOO_LOW)) {
+        throw serverError(`gas required exceeds allowance (${cap})`);
+      }
+      throw e;
+    }
   }
 
   // ---- dev signing
@@ -566,22 +583,23 @@ export function ethMethods(deps: EthDeps): RpcMethod[] {
     }),
     defineMethod({
       name: "eth_getCode",
-      summary: "Returns 0x: no account has code (this chain runs no EVM).",
+      summary: "Returns a system module's marker (0xfe and its name in ASCII) at its address, else 0x (no EVM, no code).",
       params: [param.address("Address"), optionalBlock],
       result: { name: "Bytecode", schema: rs.data },
-      handler: async ([, block]) => {
+      handler: async ([address, block]) => {
         await stateHeader(block);
-        return "0x";
+        const module = chain.systemModules.get(address);
+        return module ? codeMarker(module) : "0x";
       },
     }),
     defineMethod({
       name: "eth_getStorageAt",
-      summary: "Returns 32 zero bytes: no account has storage (this chain runs no EVM).",
+      summary: "Returns a 32-byte word of an account's storage (only system modules have storage).",
       params: [param.address("Address"), param.custom("Storage slot", { type: "string", pattern: "^0x[0-9a-fA-F]{0,64}$" }, parseSlot), optionalBlock],
       result: { name: "Value", schema: rs.data },
-      handler: async ([, , block]) => {
-        await stateHeader(block);
-        return ZERO_HASH;
+      handler: async ([address, slot, block]) => {
+        const value = await chain.readState(await stateHeader(block)).getStorage(address, slotNumber(slot));
+        return `0x${value.toString(16).padStart(64, "0")}`;
       },
     }),
     defineMethod({
@@ -598,15 +616,21 @@ export function ethMethods(deps: EthDeps): RpcMethod[] {
       result: { name: "Account", schema: rs.object },
       handler: async ([address, keys, block]) => {
         const state = chain.stateAt(await stateHeader(block));
-        const [account, proof] = await Promise.all([state.getAccount(address), state.getProof(address)]);
+        const [account, proof, storageHash] = await Promise.all([state.getAccount(address), state.getProof(address), state.getStorageRoot(address)]);
+        const storageProof = [];
+        for (const key of keys) {
+          const slot = slotNumber(key);
+          const [value, nodes] = await Promise.all([state.getStorage(address, slot), state.getStorageProof(address, slot)]);
+          storageProof.push({ key, value: quantity(value), proof: nodes.map((node) => bytes(node)) });
+        }
         return {
           address,
           accountProof: proof.map((node) => bytes(node)),
           balance: quantity(account.balance),
           nonce: quantity(account.nonce),
           codeHash: KECCAK_EMPTY,
-          storageHash: EMPTY_TRIE_ROOT,
-          storageProof: keys.map((key) => ({ key, value: quantity(0n), proof: [] })),
+          storageHash,
+          storageProof,
         };
       },
     }),
@@ -718,14 +742,14 @@ export function ethMethods(deps: EthDeps): RpcMethod[] {
     }),
     defineMethod({
       name: "eth_estimateGas",
-      summary: "Returns the gas a transaction uses: 21000 plus its calldata and access list charges.",
+      summary: "Returns the gas a transaction uses: 21000 plus its calldata and access list charges, plus a system module's gas.",
       params: [txRequest("Transaction"), optionalBlock, noOverrides("State overrides")],
       result: { name: "Gas used", schema: rs.quantity },
       handler: async ([req, block]) => quantity(await estimate(req, block)),
     }),
     defineMethod({
       name: "eth_call",
-      summary: "Runs a call without a transaction: a value transfer returns 0x (system module views come later).",
+      summary: "Runs a call without a transaction: a system module's function returns its ABI-encoded result (a revert is error 3); a value transfer returns 0x.",
       params: [txRequest("Transaction"), optionalBlock, noOverrides("State overrides"), noOverrides("Block overrides")],
       result: { name: "Return data", schema: rs.data },
       handler: async ([req, block]) => {
@@ -737,7 +761,8 @@ export function ethMethods(deps: EthDeps): RpcMethod[] {
           const { balance } = await chain.readState(header).getAccount(from);
           if (balance < want) throw serverError(`insufficient funds for gas * price + value: address ${from} have ${balance} want ${want}`);
         }
-        return "0x";
+        if (req.to === undefined) return "0x";
+        return bytes((await simulate({ ...req, to: req.to }, header, req.gas ?? header.gasLimit)).returnData);
       },
     }),
 

@@ -5,6 +5,8 @@ export const RpcErrorCode = {
   METHOD_NOT_FOUND: -32601,
   INVALID_PARAMS: -32602,
   INTERNAL_ERROR: -32603,
+  /** A call reverted (geth's code for eth_call / eth_estimateGas): `data` holds the revert data. */
+  EXECUTION_REVERTED: 3,
   /** A request the node refuses: a rejected transaction, an unknown block in a filter... (geth's -32000). */
   SERVER_ERROR: -32000,
   /** Resource not found (EIP-1474). */

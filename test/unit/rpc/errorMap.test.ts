@@ -4,12 +4,14 @@ import {
   BlockErrorCode,
   ChainErrorCode,
   ExecutionErrorCode,
+  GasMeter,
   GenesisErrorCode,
   NodeError,
   TxErrorCode,
   TxPool,
   TxPoolErrorCode,
   decodeTransaction,
+  revert,
   type Account,
 } from "../../../chain/index.js";
 import { ConsensusErrorCode, SealErrorCode, TimestampErrorCode, WorkErrorCode } from "../../../consensus/index.js";
@@ -86,6 +88,33 @@ describe("toRpcError", () => {
         expect(mapped.message).toContain(`why ${code} happened`);
       }
     }
+  });
+
+  it("answers a system module's revert as geth answers an EVM revert, which ethers decodes to its reason", () => {
+    const mapped = toRpcError(revert("wrong price"));
+    expect([mapped.code, mapped.message]).toEqual([RpcErrorCode.EXECUTION_REVERTED, "execution reverted: wrong price"]);
+    expect(mapped.data).toBe(
+      "0x08c379a0" +
+        "0000000000000000000000000000000000000000000000000000000000000020" +
+        "000000000000000000000000000000000000000000000000000000000000000b" +
+        Buffer.from("wrong price").toString("hex").padEnd(64, "0"),
+    );
+    const provider = new JsonRpcProvider("http://127.0.0.1:1", CHAIN_ID, { staticNetwork: true });
+    try {
+      const payload: JsonRpcPayload = { method: "eth_call", params: [{ to: RECIPIENT, data: "0x" }, "latest"], id: 1, jsonrpc: "2.0" };
+      const e = provider.getRpcError(payload, { id: 1, error: { code: mapped.code, message: mapped.message, data: mapped.data } }) as Error & { code: string; reason: string };
+      expect([e.code, e.reason]).toEqual(["CALL_EXCEPTION", "wrong price"]);
+    } finally {
+      provider.destroy();
+    }
+    let outOfGas: unknown;
+    try {
+      new GasMeter(1n, 0n).charge(2n);
+    } catch (e) {
+      outOfGas = e;
+    }
+    const oog = toRpcError(outOfGas);
+    expect([oog.code, oog.message, oog.data]).toEqual([RpcErrorCode.SERVER_ERROR, "out of gas", undefined]);
   });
 
   it("answers anything else as -32603 internal error, without its message or stack", () => {
