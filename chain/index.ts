@@ -17,3 +17,6 @@ export * from "./trieRoot.js";
 export * from "./txPool.js";
 export * from "./types.js";
 export * from "./serialQueue.js";
+export * from "./subchain.js";
+export * from "./subchainStore.js";
+export * from "./payloadPool.js";
