@@ -14,7 +14,7 @@ import { SyncProgressDisplay } from "./cli/syncProgress.js";
 import { walletCommand } from "./cli/wallet.js";
 import { DEV_MINER_INDEX, devAccount } from "./devAccounts.js";
 import { loadKeystore } from "./keystore.js";
-import { VsNode } from "./node.js";
+import { VsNode, type NodeOptions } from "./node.js";
 import { DEFAULT_MAX_PEERS, DEFAULT_P2P_ADDR, DEFAULT_P2P_PORT, DEV_P2P_ADDR } from "../p2p/index.js";
 import { multiaddr } from "@multiformats/multiaddr";
 import { VERSION } from "./version.js";
@@ -70,6 +70,9 @@ interface NodeCommandOptions {
   maxpeers: number;
   nat: "none" | "upnp";
   "log.level": string;
+  "content.keystore"?: string;
+  "content.password-file"?: string;
+  "content.confirmations"?: number;
 }
 
 async function runNode(opts: NodeCommandOptions, program: Command): Promise<void> {
@@ -91,6 +94,13 @@ async function runNode(opts: NodeCommandOptions, program: Command): Promise<void
   } else if (mine) {
     program.error("error: --mine needs --miner.keystore FILE (the miner's Real ID); only --dev mines with a dev key");
   }
+  let contentDelivery: NodeOptions["contentDelivery"] = null;
+  if (opts["content.keystore"]) {
+    // one password opens the author's keystore and the content keys `vs1984 content publish` stored with it
+    const password = await readPassword(opts["content.password-file"], { prompt: "Author keystore password: " });
+    const key = await loadKeystore(opts["content.keystore"], password);
+    contentDelivery = { authorKey: key.privateKey, contentKeyPassword: password, confirmations: opts["content.confirmations"] ?? (opts.dev ? 1 : 3) };
+  }
   const cors = opts["rpc.cors"] ? opts["rpc.cors"].split(",").map((s) => s.trim()).filter(Boolean) : [];
   const node = new VsNode(
     {
@@ -101,6 +111,7 @@ async function runNode(opts: NodeCommandOptions, program: Command): Promise<void
       devAccounts: opts.dev ? Array.from({ length: 10 }, (_, i) => devAccount(i)) : [],
       rpc: opts.rpc ? { host: opts["rpc.addr"], port: opts["rpc.port"], corsOrigins: cors } : null,
       metrics: !!opts.metrics,
+      contentDelivery,
       p2p: opts.p2p
         ? {
             addr: opts["p2p.addr"] ?? (opts.dev ? DEV_P2P_ADDR : DEFAULT_P2P_ADDR),
@@ -178,6 +189,9 @@ program
   .addOption(new Option("--bootnodes <multiaddrs>", "comma-separated multiaddrs with /p2p/<GuardID> to join the network through").argParser(bootnodes))
   .addOption(new Option("--maxpeers <n>", "most connected peers").default(DEFAULT_MAX_PEERS).argParser(positiveInt))
   .addOption(new Option("--nat <mode>", "map the P2P port on the router").choices(["none", "upnp"]).default("none"))
+  .option("--content.keystore <file>", "run the key-delivery service as this author (keystore of the account that published)")
+  .option("--content.password-file <file>", "file whose first line is the password of --content.keystore and of the content keys (else a prompt)")
+  .addOption(new Option("--content.confirmations <n>", "blocks a purchase needs before its key is delivered (default 3; with --dev 1)").argParser(positiveInt))
   .option("--log.level <level>", "log level: fatal, error, warn, info, debug, trace", "info")
   .action((opts: NodeCommandOptions) => runNode(opts, program));
 program.addCommand(walletCommand());

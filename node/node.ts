@@ -17,6 +17,7 @@ import {
 } from "../rpc/index.js";
 import { Network, loadOrCreateGuard, type HostOptions, type NetworkOptions } from "../p2p/index.js";
 import type { DevAccount } from "./devAccounts.js";
+import { KeyDeliveryService, type KeyDeliveryOptions } from "./content/deliveryService.js";
 import { Ledger } from "./ledger.js";
 import { NodeMetrics } from "./metrics.js";
 import { VERSION } from "./version.js";
@@ -39,6 +40,8 @@ export interface NodeOptions {
   p2p: (Partial<NetworkOptions> & HostOptions) | null;
   /** Unix seconds now (test-only clock override). */
   now?: () => bigint;
+  /** The author's key-delivery service (`--content.keystore`): the author's key, the content keys' password, settings; null or absent for none. */
+  contentDelivery?: (Partial<Omit<KeyDeliveryOptions, "datadir">> & { authorKey: Uint8Array; contentKeyPassword: string }) | null;
 }
 
 /**
@@ -51,6 +54,8 @@ export class VsNode {
   readonly rpc: RpcServer | null;
   /** The P2P network once started (null before start and without P2P). */
   network: Network | null = null;
+  /** The author's key-delivery service, when configured. */
+  readonly contentDelivery: KeyDeliveryService | null;
   private readonly filters: FilterManager;
   private readonly subscriptions: SubscriptionManager;
   private started = false;
@@ -92,6 +97,17 @@ export class VsNode {
       ...vsMethods({ chain, peers: () => this.network?.peers() ?? [] }),
     );
     registry.register(discoverMethod(registry, { version: VERSION }));
+    const cd = opts.contentDelivery;
+    if (cd) {
+      const { authorKey, contentKeyPassword, ...settings } = cd;
+      const submitRawTransaction = (raw: Uint8Array): Promise<Hex> => this.submitRawTransaction(raw);
+      this.contentDelivery = new KeyDeliveryService(
+        { ...settings, datadir: opts.datadir },
+        { chain, pool, submitRawTransaction, authorKey, contentKeyPassword, log: log.child({ module: "content" }) },
+      );
+    } else {
+      this.contentDelivery = null;
+    }
     this.rpc = opts.rpc
       ? new RpcServer(opts.rpc, {
           registry,
@@ -113,6 +129,7 @@ export class VsNode {
       this.filters.start();
       this.subscriptions.start();
       await this.rpc?.start();
+      await this.contentDelivery?.start();
     } catch (e) {
       await this.stop();
       throw e;
@@ -145,6 +162,7 @@ export class VsNode {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    await this.contentDelivery?.stop();
     await this.rpc?.stop();
     await this.network?.stop();
     // log reads the managers started for the last heads finish before the database closes

@@ -1,0 +1,165 @@
+import { afterAll, describe, expect, it } from "@jest/globals";
+import { hexToBytes } from "@ethereumjs/util";
+import { randomBytes } from "node:crypto";
+import { CONTENT_REGISTRY_ADDRESS, keccak256, type GenesisConfig, type Hex } from "../../../chain/index.js";
+import { checkKeyCommitment, decryptContent, encryptContent, generateContentKey, keyCommitment } from "../../../node/content/contentCipher.js";
+import { eciesDecrypt } from "../../../node/content/ecies.js";
+import { storeContentKey } from "../../../node/content/keyStore.js";
+import { devAccount } from "../../../node/devAccounts.js";
+import type { VsNode } from "../../../node/node.js";
+import { tempDir, testGenesis } from "../../helpers/ledger.js";
+import { mineBlock } from "../../helpers/mine.js";
+import { registry, sendModuleCall } from "../../helpers/modules.js";
+import { startTestNode } from "../../helpers/node.js";
+
+const PRICE = 15n * 10n ** 17n;
+const PASSWORD = "content keys of the author";
+const author = devAccount(0);
+const buyer = devAccount(1);
+const unserved = devAccount(2);
+const miner = devAccount(9);
+
+const closers: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const c of closers.reverse()) await c();
+});
+
+async function view(node: VsNode, fn: string, args: unknown[]): Promise<import("ethers").Result> {
+  const chain = node.ledger.chain;
+  const { returnData } = await chain.simulateCall(chain.head.header, {
+    from: author.address,
+    to: CONTENT_REGISTRY_ADDRESS,
+    value: 0n,
+    data: hexToBytes(registry.encodeFunctionData(fn, args) as Hex),
+    gasLimit: 10_000_000n,
+    accessList: [],
+  });
+  return registry.decodeFunctionResult(fn, returnData);
+}
+
+/** Gas used × price paid of an included transaction. */
+async function feeOf(node: VsNode, hash: Hex): Promise<bigint> {
+  const chain = node.ledger.chain;
+  const at = (await chain.getTxLocation(hash))!;
+  const block = (await chain.getBlock(at.blockHash))!;
+  const receipts = (await chain.getReceipts(at.blockHash))!;
+  const gasUsed = receipts[at.index]!.cumulativeGasUsed - (at.index > 0 ? receipts[at.index - 1]!.cumulativeGasUsed : 0n);
+  const tx = block.transactions[at.index]!;
+  const baseFee = block.header.baseFeePerGas;
+  const tip = tx.maxPriorityFeePerGas < tx.maxFeePerGas - baseFee ? tx.maxPriorityFeePerGas : tx.maxFeePerGas - baseFee;
+  return gasUsed * (baseFee + tip);
+}
+
+async function balance(node: VsNode, address: Hex): Promise<bigint> {
+  return (await node.ledger.chain.headState().getAccount(address)).balance;
+}
+
+async function keyDeliveredLogs(node: VsNode): Promise<{ contentId: bigint; buyer: string; encryptedKey: string; tx: Hex }[]> {
+  const chain = node.ledger.chain;
+  const topic = registry.getEvent("KeyDelivered")!.topicHash;
+  const out = [];
+  for (let n = 0n; n <= chain.head.header.number; n++) {
+    const block = (await chain.getBlockByNumber(n))!;
+    const receipts = (await chain.getReceipts(block.hash)) ?? [];
+    for (const [i, r] of receipts.entries()) {
+      for (const log of r.logs) {
+        if (log.address !== CONTENT_REGISTRY_ADDRESS || log.topics[0] !== topic) continue;
+        const parsed = registry.parseLog(log)!;
+        out.push({ contentId: parsed.args[0] as bigint, buyer: (parsed.args[1] as string).toLowerCase(), encryptedKey: parsed.args[2] as string, tx: block.transactions[i]!.hash });
+      }
+    }
+  }
+  return out;
+}
+
+describe("the author's key-delivery service on a real node (RocksDB)", () => {
+  let genesis: GenesisConfig;
+  const [datadir, removeDir] = tempDir();
+  closers.push(removeDir);
+
+  async function start(delivery: boolean): Promise<[VsNode, () => Promise<void>]> {
+    return startTestNode({
+      genesis,
+      datadir,
+      mine: false,
+      contentDelivery: delivery ? { authorKey: author.privateKey, contentKeyPassword: PASSWORD, confirmations: 2 } : null,
+    });
+  }
+  const mine = (node: VsNode): Promise<unknown> => mineBlock(node.ledger, miner.privateKey, miner.address);
+
+  it("catches up on a purchase made while it was off, delivers once after the confirmations, and not again after a restart", async () => {
+    genesis = await testGenesis();
+    let [node, stop] = await start(false);
+    const before = { author: await balance(node, author.address), buyer: await balance(node, buyer.address), unserved: await balance(node, unserved.address) };
+
+    // the author publishes content whose key sits in the node's content key store
+    const plain = randomBytes(100_000);
+    const key = generateContentKey();
+    const cipher = encryptContent(plain, key);
+    const contentHash = `0x${Buffer.from(keccak256(cipher)).toString("hex")}` as Hex;
+    await storeContentKey(datadir, contentHash, key, PASSWORD, { scryptN: 2 ** 10 });
+    const publish = await sendModuleCall(node.ledger, 0, { data: registry.encodeFunctionData("publish", [contentHash, 1, PRICE, keyCommitment(key), 50n]), nonce: 0 });
+    // a second content without a key here: its buyer is never served
+    const publish2 = await sendModuleCall(node.ledger, 0, {
+      data: registry.encodeFunctionData("publish", [`0x${randomBytes(32).toString("hex")}`, 1, PRICE, keyCommitment(generateContentKey()), 3n]),
+      nonce: 1,
+    });
+    await mine(node);
+    expect((await view(node, "contentCount", []))[0]).toBe(2n);
+
+    // purchases while the author's delivery service is off
+    const purchase = await sendModuleCall(node.ledger, 1, { data: registry.encodeFunctionData("purchase", [1n]), value: PRICE, nonce: 0 });
+    const purchase2 = await sendModuleCall(node.ledger, 2, { data: registry.encodeFunctionData("purchase", [2n]), value: PRICE, nonce: 0 });
+    await mine(node);
+    await mine(node);
+    expect(await balance(node, CONTENT_REGISTRY_ADDRESS)).toBe(2n * PRICE);
+    await stop();
+
+    // the service starts: the purchase has 2 confirmations, so it is served at once
+    [node, stop] = await start(true);
+    await node.contentDelivery!.settled();
+    const pooled = node.ledger.pool.senderTransactions(author.address);
+    expect(pooled).toHaveLength(1);
+    await mine(node);
+    await node.contentDelivery!.settled();
+    const delivered = await keyDeliveredLogs(node);
+    expect(delivered.map((d) => [d.contentId, d.buyer])).toEqual([[1n, buyer.address]]);
+    expect(delivered[0]!.tx).toBe(pooled[0]!.hash);
+
+    // the buyer opens the box with its account key; the key matches the commitment and decrypts the content
+    const sealed = (await view(node, "getEncryptedKey", [1n, buyer.address]))[0] as string;
+    expect(sealed).toBe(delivered[0]!.encryptedKey);
+    const opened = eciesDecrypt(buyer.privateKey, hexToBytes(sealed as Hex));
+    const content = await view(node, "getContent", [1n]);
+    checkKeyCommitment(opened, content[4] as Hex);
+    expect(Buffer.from(decryptContent(cipher, opened)).equals(plain)).toBe(true);
+
+    // more heads, then a restart: no second delivery
+    await mine(node);
+    await node.contentDelivery!.settled();
+    await stop();
+    [node, stop] = await start(true);
+    await mine(node);
+    await mine(node);
+    await node.contentDelivery!.settled();
+    expect(node.ledger.pool.senderTransactions(author.address)).toHaveLength(0);
+    expect(await keyDeliveredLogs(node)).toHaveLength(1);
+    expect((await node.ledger.chain.headState().getAccount(author.address)).nonce).toBe(3n);
+
+    // the unserved buyer takes the escrow back after the deadline (purchase block + 3)
+    const purchased2 = (await view(node, "getPurchase", [2n, unserved.address]))[1] as bigint;
+    while (node.ledger.chain.head.header.number < purchased2 + 3n) await mine(node);
+    const refund = await sendModuleCall(node.ledger, 2, { data: registry.encodeFunctionData("refund", [2n]), nonce: 1 });
+    await mine(node);
+    expect((await view(node, "getPurchase", [2n, unserved.address]))[3]).toBe(true);
+
+    // every wei: the author paid two publishes and one delivery and got the price; the buyer paid price and fee;
+    // the unserved buyer paid only fees; the escrow is empty
+    const fee = async (h: Hex): Promise<bigint> => feeOf(node, h);
+    expect(await balance(node, CONTENT_REGISTRY_ADDRESS)).toBe(0n);
+    expect(await balance(node, author.address)).toBe(before.author - (await fee(publish)) - (await fee(publish2)) - (await fee(delivered[0]!.tx)) + PRICE);
+    expect(await balance(node, buyer.address)).toBe(before.buyer - PRICE - (await fee(purchase)));
+    expect(await balance(node, unserved.address)).toBe(before.unserved - (await fee(purchase2)) - (await fee(refund)));
+    await stop();
+  });
+});
