@@ -20,3 +20,4 @@ export * from "./serialQueue.js";
 export * from "./subchain.js";
 export * from "./subchainStore.js";
 export * from "./payloadPool.js";
+export * from "./publishPayload.js";

@@ -1,7 +1,28 @@
 import { join } from "node:path";
 import { bytesToHex } from "@ethereumjs/util";
 import { BlockImporter, BlockProducer, Miner, type MinerOptions, WorkProvider, isBetterTip } from "../consensus/index.js";
-import { Blockchain, ChainEvent, RocksStore, TxPool, TxPoolError, TxPoolErrorCode, decodeTransaction, keccak256, type Block, type ChainEventData, type GenesisConfig, type Hex, type SignedTx, type TxPoolOptions } from "../chain/index.js";
+import {
+  Blockchain,
+  ChainEvent,
+  PayloadPool,
+  RocksStore,
+  TxPool,
+  TxPoolError,
+  TxPoolErrorCode,
+  TxPoolEvent,
+  checkPublishPayload,
+  isNodeError,
+  decodeTransaction,
+  keccak256,
+  publishCommitment,
+  type Block,
+  type ChainEventData,
+  type GenesisConfig,
+  type Hex,
+  type PayloadPoolOptions,
+  type SignedTx,
+  type TxPoolOptions,
+} from "../chain/index.js";
 
 /** Options of the ledger: where its data lives, which chain, and whether it mines. */
 export interface LedgerOptions {
@@ -12,6 +33,7 @@ export interface LedgerOptions {
   minerKey?: Uint8Array;
   miner?: Partial<MinerOptions>;
   txPool?: Partial<TxPoolOptions>;
+  payloadPool?: Partial<PayloadPoolOptions>;
   /** Extra data written into mined headers (at most 32 bytes). */
   extraData?: Hex;
   /** Unix seconds now (test-only clock override). */
@@ -30,6 +52,8 @@ export class Ledger {
   readonly store: RocksStore;
   readonly chain: Blockchain;
   readonly pool: TxPool;
+  /** Payloads beside pooled publish transactions (docs/subchains.md). */
+  readonly payloads: PayloadPool;
   readonly importer: BlockImporter;
   readonly producer: BlockProducer;
   readonly work: WorkProvider;
@@ -47,6 +71,8 @@ export class Ledger {
       state: () => this.chain.headState(),
       blockGasLimit: genesis.gasLimit,
     });
+    this.payloads = new PayloadPool(opts.payloadPool ?? {}, { subchains: genesis.subchains });
+    this.pool.on(TxPoolEvent.dropped, this.payloads.onTxDropped);
     this.importer = new BlockImporter({ chain: this.chain, now: opts.now, onImported: opts.onImported });
     this.producer = new BlockProducer(
       { extraData: opts.extraData ?? "0x" },
@@ -71,6 +97,7 @@ export class Ledger {
       await this.store.start();
       await this.chain.start();
       this.chain.on(ChainEvent.newHead, this.onNewHead);
+      this.payloads.start();
       this.started = true;
       this.miner?.start();
     } catch (e) {
@@ -84,6 +111,7 @@ export class Ledger {
     await this.miner?.stop();
     this.chain.off(ChainEvent.newHead, this.onNewHead);
     await this.poolUpdate;
+    this.payloads.stop();
     await this.chain.stop();
     await this.store.stop();
     this.started = false;
@@ -91,14 +119,48 @@ export class Ledger {
 
   /** Decodes, validates and pools a raw signed transaction; returns its hash. Throws TxError / TxPoolError. */
   async submitRawTransaction(raw: Uint8Array): Promise<Hex> {
-    // a known transaction is refused before its signature is recovered again
+    this.refuseKnown(raw);
+    const tx = decodeTransaction(raw, this.opts.genesis.chainId);
+    await this.pool.add(tx);
+    // a publish transaction may arrive before its payload: the claim lists the payload as missing
+    this.claimPayload(tx);
+    return tx.hash;
+  }
+
+  /**
+   * Pools a publish transaction with the payload it commits to (vs_sendRawTransactionWithPayload):
+   * the payload is checked against the transaction (PublishPayloadError), held in the payload pool
+   * (PayloadPoolError) and claimed by the transaction, so it leaves when the transaction does.
+   */
+  async submitRawTransactionWithPayload(raw: Uint8Array, payload: Uint8Array): Promise<Hex> {
+    this.refuseKnown(raw);
+    const tx = decodeTransaction(raw, this.opts.genesis.chainId);
+    const commitment = checkPublishPayload(tx, payload, this.opts.genesis.subchains);
+    // held before the transaction is pooled: if the pool refuses it, the payload stays unclaimed and expires
+    this.payloads.add(commitment.subchainId, payload);
+    await this.pool.add(tx);
+    this.claimPayload(tx);
+    return tx.hash;
+  }
+
+  /** A known transaction is refused before its signature is recovered again. */
+  private refuseKnown(raw: Uint8Array): void {
     const hash = bytesToHex(keccak256(raw)) as Hex;
     if (this.pool.has(hash)) {
       throw new TxPoolError({ code: TxPoolErrorCode.ALREADY_KNOWN, hash }, `already known: transaction ${hash} is pooled`);
     }
-    const tx = decodeTransaction(raw, this.opts.genesis.chainId);
-    await this.pool.add(tx);
-    return tx.hash;
+  }
+
+  private claimPayload(tx: SignedTx): void {
+    const commitment = publishCommitment(tx);
+    // the pool may already have dropped it again (evicted at once): a claim then would never be released
+    if (!commitment || !this.pool.has(tx.hash)) return;
+    try {
+      this.payloads.claim(tx.hash, [commitment]);
+    } catch (e) {
+      // an undeclared sub-chain or a held payload too large for it: no claim, so no miner includes it
+      if (!isNodeError(e)) throw e;
+    }
   }
 
   /** Imports a block through the consensus rules. */

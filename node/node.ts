@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { type GenesisConfig, type Hex } from "../chain/index.js";
 import {
+  contentMethods,
   FilterManager,
   MethodRegistry,
   RpcServer,
@@ -11,6 +12,7 @@ import {
   ethMethods,
   filterMethods,
   netMethods,
+  payloadMethods,
   subscriptionMethods,
   vsMethods,
   web3Methods,
@@ -95,6 +97,8 @@ export class VsNode {
       ...filterMethods({ chain, filters: this.filters }),
       ...subscriptionMethods({ subscriptions: this.subscriptions }),
       ...vsMethods({ chain, peers: () => this.network?.peers() ?? [] }),
+      ...contentMethods({ chain, subscriptions: this.subscriptions, localAccounts: () => opts.devAccounts.map((a) => a.address) }),
+      ...payloadMethods({ submitRawTransactionWithPayload: (raw, payload) => this.submitRawTransactionWithPayload(raw, payload) }),
     );
     registry.register(discoverMethod(registry, { version: VERSION }));
     const cd = opts.contentDelivery;
@@ -139,6 +143,13 @@ export class VsNode {
   /** Pools a transaction submitted here (RPC, wallet) and starts its stem phase towards the network. */
   async submitRawTransaction(raw: Uint8Array): Promise<Hex> {
     const hash = await this.ledger.submitRawTransaction(raw);
+    this.network?.announceTransaction(raw).catch((e: unknown) => this.log.warn({ err: e }, "Transaction announcement failed"));
+    return hash;
+  }
+
+  /** Pools a publish transaction with its payload (vs_sendRawTransactionWithPayload) and announces the transaction (payload gossip is not wired yet). */
+  async submitRawTransactionWithPayload(raw: Uint8Array, payload: Uint8Array): Promise<Hex> {
+    const hash = await this.ledger.submitRawTransactionWithPayload(raw, payload);
     this.network?.announceTransaction(raw).catch((e: unknown) => this.log.warn({ err: e }, "Transaction announcement failed"));
     return hash;
   }

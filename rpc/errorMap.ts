@@ -18,6 +18,8 @@ const SERVER_ERROR_PREFIXES = [
   "CHAIN_", // chain/blockchain.ts
   "EXEC_", // chain/execution.ts
   "BLOCK_", // chain/block.ts: a block that does not decode
+  "PAYLOAD_", // chain/publishPayload.ts: a payload beside its publish transaction (not a publish, hash mismatch, unknown sub-chain, size, gas)
+  "PAYLOADPOOL_", // chain/payloadPool.ts: payload pool full, sub-chain limits
 ] as const;
 
 // Clients recognise a rejected transaction by geth's words (ethers v6 `getRpcError` matches
@@ -29,6 +31,7 @@ const GETH_PHRASE: ReadonlyMap<string, string> = new Map([
   ["TX_NONCE_TOO_HIGH", "nonce too high"],
   ["TX_INSUFFICIENT_FUNDS", "insufficient funds"],
   ["TX_INTRINSIC_GAS_TOO_LOW", "intrinsic gas too low"],
+  ["PAYLOAD_INTRINSIC_GAS_TOO_LOW", "intrinsic gas too low"],
   ["TX_OVERSIZED", "oversized data"],
   ["TX_BAD_SIGNATURE", "invalid sender"],
   ["TXPOOL_ALREADY_KNOWN", "already known"],

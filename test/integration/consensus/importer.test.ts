@@ -12,6 +12,7 @@ import { sealHash } from "../../../chain/block.js";
 import type { Ledger } from "../../../node/ledger.js";
 import { devWallet, keyOf, openLedger, testGenesis } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
+import { codeOf as rejection } from "../../helpers/rejection.js";
 
 const closers: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -27,15 +28,6 @@ async function seal(ledger: Ledger, header: BlockHeader, keyIndex: number, r: nu
     maxTries: 1_000_000,
   });
   return { header: sealed!, transactions: [], hash: headerHash(sealed!) };
-}
-
-async function rejection(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as { code: string }).code;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("block importer (restricted proof of work on RocksDB)", () => {

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { decodeTransaction, TxErrorCode, type SignedTx } from "../../../chain/transaction.js";
 import { TxDropReason, TxPool, TxPoolErrorCode, TxPoolEvent, type TxPoolOptions } from "../../../chain/txPool.js";
 import type { Account, AccountReader, Hex } from "../../../chain/types.js";
+import { codeOf } from "../../helpers/rejection.js";
 
 const CHAIN_ID = 1984n;
 const BASE_FEE = 10n;
@@ -78,15 +79,6 @@ async function makeTx(sender: number, nonce: number, p: TxParams = {}): Promise<
 /** Sender index and nonce of each transaction, to compare orderings readably. */
 function ids(txs: readonly SignedTx[]): string[] {
   return txs.map((tx) => `${wallets.findIndex((w) => w.address.toLowerCase() === tx.from)}:${tx.nonce}`);
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as { code: string }).code;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("TxPool", () => {

@@ -7,6 +7,8 @@ import {
   GasMeter,
   GenesisErrorCode,
   NodeError,
+  PayloadPoolErrorCode,
+  PublishPayloadErrorCode,
   TxErrorCode,
   TxPool,
   TxPoolErrorCode,
@@ -80,6 +82,8 @@ describe("toRpcError", () => {
       ChainErrorCode,
       ExecutionErrorCode,
       BlockErrorCode,
+      PublishPayloadErrorCode,
+      PayloadPoolErrorCode,
     ];
     for (const group of groups) {
       for (const code of Object.values(group)) {
