@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { randomBytes } from "node:crypto";
+import WebSocket from "ws";
+import { CONTENT_REGISTRY_ADDRESS, type Hex } from "../../../chain/index.js";
+import { devAccount } from "../../../node/devAccounts.js";
+import type { VsNode } from "../../../node/node.js";
+import { RpcErrorCode } from "../../../rpc/rpcError.js";
+import { mineBlock } from "../../helpers/mine.js";
+import { registry, sendModuleCall } from "../../helpers/modules.js";
+import { startTestNode } from "../../helpers/node.js";
+import { httpCall, rpcError, type RpcCall } from "../../helpers/rpcClient.js";
+
+const closers: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of closers.reverse()) await c();
+});
+
+const miner = devAccount(9);
+const hash32 = (): Hex => `0x${randomBytes(32).toString("hex")}`;
+
+describe("content RPC: vs_getContent, vs_listContent, vs_subscribe", () => {
+  let node: VsNode;
+  let call: RpcCall;
+  const hashes: Hex[] = [];
+  const publishBlocks: bigint[] = [];
+
+  beforeAll(async () => {
+    const [n, close] = await startTestNode({ mine: false });
+    closers.push(close);
+    node = n;
+    call = httpCall(node.rpc!.url);
+    // contents 1, 2 by account 0 (blocks 1, 2), content 3 by account 3 (block 2), content 4 by account 0 (block 3)
+    const publish = async (from: number, nonce: number, price: bigint): Promise<void> => {
+      const h = hash32();
+      hashes.push(h);
+      await sendModuleCall(node.ledger, from, { data: registry.encodeFunctionData("publish", [h, 1, price, hash32(), 10n]), nonce });
+    };
+    await publish(0, 0, 1n);
+    await mineBlock(node.ledger, miner.privateKey, miner.address);
+    await publish(0, 1, 2n);
+    await publish(3, 0, 3n);
+    await mineBlock(node.ledger, miner.privateKey, miner.address);
+    await publish(0, 2, 4n);
+    await mineBlock(node.ledger, miner.privateKey, miner.address);
+    publishBlocks.push(1n, 2n, 2n, 3n);
+  });
+
+  it("answers a content record with the block and transaction that published it, and null for an unknown id", async () => {
+    const c = (await call("vs_getContent", "0x3")) as Record<string, unknown>;
+    expect(c).toMatchObject({
+      contentId: "0x3",
+      author: devAccount(3).address,
+      subchainId: "0x1",
+      contentHash: hashes[2],
+      price: "0x3",
+      deliveryBlocks: "0xa",
+      subRef: { word: `0x${(1n << 96n).toString(16)}`, subchainId: "0x1", subNumber: "0x0", index: "0x0" },
+      blockNumber: "0x2",
+    });
+    const block = (await call("eth_getBlockByNumber", "0x2", false)) as { hash: string; transactions: string[] };
+    expect(c.blockHash).toBe(block.hash);
+    expect(block.transactions).toContain(c.transactionHash);
+    for (const [i, n] of publishBlocks.entries()) expect(((await call("vs_getContent", `0x${(i + 1).toString(16)}`)) as { blockNumber: string }).blockNumber).toBe(`0x${n}`);
+    expect(await call("vs_getContent", "0x0")).toBeNull();
+    expect(await call("vs_getContent", "0x5")).toBeNull();
+    expect((await rpcError(call("vs_getContent", "5"))).code).toBe(RpcErrorCode.INVALID_PARAMS);
+  });
+
+  it("lists content in publish order, a page at a time, by author and from a block", async () => {
+    type Page = { items: { contentId: string; contentHash: string }[]; page: string; pageSize: string; total: string };
+    const all = (await call("vs_listContent")) as Page;
+    expect([all.total, all.items.map((i) => i.contentId)]).toEqual(["0x4", ["0x1", "0x2", "0x3", "0x4"]]);
+    expect(all.items.map((i) => i.contentHash)).toEqual(hashes);
+    const p1 = (await call("vs_listContent", { pageSize: "0x3", page: "0x1" })) as Page;
+    expect([p1.total, p1.page, p1.pageSize, p1.items.map((i) => i.contentId)]).toEqual(["0x4", "0x1", "0x3", ["0x4"]]);
+    const byAuthor = (await call("vs_listContent", { author: devAccount(0).address })) as Page;
+    expect(byAuthor.items.map((i) => i.contentId)).toEqual(["0x1", "0x2", "0x4"]);
+    const later = (await call("vs_listContent", { author: devAccount(0).address, fromBlock: "0x2" })) as Page;
+    expect(later.items.map((i) => i.contentId)).toEqual(["0x2", "0x4"]);
+    const bad = await rpcError(call("vs_listContent", { pageSize: "0x65" }));
+    expect([bad.code, bad.message]).toEqual([RpcErrorCode.INVALID_PARAMS, "invalid argument 0: pageSize must be 1 to 100, got 101"]);
+    expect((await rpcError(call("vs_listContent", { author: "0x12" }))).message).toMatch(/^invalid argument 0: author: address must be 20 bytes/);
+    expect((await rpcError(call("vs_listContent", { colour: "red" }))).message).toBe('invalid argument 0: unknown field "colour"');
+  });
+
+  it("pushes keyDelivered to the chosen buyer and contentPublished over WebSocket, and refuses them over HTTP", async () => {
+    const ws = new WebSocket(node.rpc!.wsUrl);
+    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+    const messages: { id?: number; result?: unknown; method?: string; params?: { subscription: string; result: { topics: string[]; address: string } } }[] = [];
+    ws.on("message", (d) => messages.push(JSON.parse(String(d)) as (typeof messages)[number]));
+    const request = async (id: number, method: string, params: unknown[]): Promise<unknown> => {
+      ws.send(JSON.stringify({ jsonrpc: "2.0", id, method, params }));
+      for (;;) {
+        const m = messages.find((x) => x.id === id);
+        if (m) return m.result;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    try {
+      const buyer = devAccount(1).address;
+      const delivered = (await request(1, "vs_subscribe", ["keyDelivered", { buyer }])) as string;
+      const published = (await request(2, "vs_subscribe", ["contentPublished"])) as string;
+      await sendModuleCall(node.ledger, 1, { data: registry.encodeFunctionData("purchase", [1n]), value: 1n, nonce: 0 });
+      await sendModuleCall(node.ledger, 2, { data: registry.encodeFunctionData("purchase", [1n]), value: 1n, nonce: 0 });
+      await mineBlock(node.ledger, miner.privateKey, miner.address);
+      await sendModuleCall(node.ledger, 0, { data: registry.encodeFunctionData("deliverKey", [1n, buyer, "0x01"]), nonce: 3 });
+      await sendModuleCall(node.ledger, 0, { data: registry.encodeFunctionData("deliverKey", [1n, devAccount(2).address, "0x02"]), nonce: 4 });
+      await sendModuleCall(node.ledger, 0, { data: registry.encodeFunctionData("publish", [hash32(), 2, 1n, hash32(), 10n]), nonce: 5 });
+      await mineBlock(node.ledger, miner.privateKey, miner.address);
+      await node.ledger.settled();
+      for (let i = 0; i < 200 && messages.filter((m) => m.method === "eth_subscription").length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      const notes = messages.filter((m) => m.method === "eth_subscription").map((m) => m.params!);
+      expect(notes.map((n) => n.subscription).sort()).toEqual([delivered, published].sort());
+      const key = notes.find((n) => n.subscription === delivered)!.result;
+      expect([key.address, key.topics[2]]).toEqual([CONTENT_REGISTRY_ADDRESS, `0x${buyer.slice(2).padStart(64, "0")}`]);
+      expect(await request(3, "eth_unsubscribe", [delivered])).toBe(true);
+    } finally {
+      ws.close();
+    }
+    expect((await rpcError(call("vs_subscribe", "contentPublished"))).code).toBe(RpcErrorCode.METHOD_NOT_FOUND);
+    expect((await rpcError(call("vs_subscribe", "somethingElse"))).code).toBe(RpcErrorCode.INVALID_PARAMS);
+  });
+});
