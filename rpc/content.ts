@@ -51,6 +51,29 @@ export interface ContentJson {
   transactionHash: Hex;
 }
 
+/** Runs a ContentRegistry view (`getContent`, `getPurchase`, ...) on the state of `header`; null when it reverts (unknown content). */
+export async function registryView(
+  chain: Pick<Blockchain, "genesis" | "simulateCall">,
+  header: BlockHeader,
+  fn: string,
+  args: readonly unknown[],
+): Promise<Result | null> {
+  try {
+    const { returnData } = await chain.simulateCall(header, {
+      from: CONTENT_REGISTRY_ADDRESS,
+      to: CONTENT_REGISTRY_ADDRESS,
+      value: 0n,
+      data: hexToBytes(registry.encodeFunctionData(fn, args) as Hex),
+      gasLimit: chain.genesis.gasLimit,
+      accessList: [],
+    });
+    return registry.decodeFunctionResult(fn, returnData);
+  } catch (e) {
+    if (isModuleRevert(e)) return null;
+    throw e;
+  }
+}
+
 /** vs_listContent's request object. */
 export interface ListContentRequest {
   author: Hex | null;
@@ -105,22 +128,7 @@ export function parseListContentRequest(v: unknown): ListContentRequest {
 export function contentMethods(deps: ContentMethodsDeps): RpcMethod[] {
   const { chain } = deps;
 
-  async function view(header: BlockHeader, fn: string, args: unknown[]): Promise<Result | null> {
-    try {
-      const { returnData } = await chain.simulateCall(header, {
-        from: CONTENT_REGISTRY_ADDRESS,
-        to: CONTENT_REGISTRY_ADDRESS,
-        value: 0n,
-        data: hexToBytes(registry.encodeFunctionData(fn, args) as Hex),
-        gasLimit: chain.genesis.gasLimit,
-        accessList: [],
-      });
-      return registry.decodeFunctionResult(fn, returnData);
-    } catch (e) {
-      if (isModuleRevert(e)) return null;
-      throw e;
-    }
-  }
+  const view = (header: BlockHeader, fn: string, args: unknown[]): Promise<Result | null> => registryView(chain, header, fn, args);
 
   async function countAt(n: bigint): Promise<bigint> {
     const hash = await chain.getCanonicalHash(n);

@@ -16,7 +16,7 @@ import {
   type Hex,
   type TxPool,
 } from "../../chain/index.js";
-import { queryLogs } from "../../rpc/index.js";
+import { queryLogs, registryView } from "../../rpc/index.js";
 import { KeystoreError } from "../keystore.js";
 import { checkKeyCommitment } from "./contentCipher.js";
 import { eciesEncrypt } from "./ecies.js";
@@ -318,30 +318,19 @@ export class KeyDeliveryService {
     return key;
   }
 
-  private async view(fn: string, args: unknown[]): Promise<Result> {
-    const { chain } = this.modules;
-    const { returnData } = await chain.simulateCall(chain.head.header, {
-      from: this.author,
-      to: CONTENT_REGISTRY_ADDRESS,
-      value: 0n,
-      data: hexToBytes(registry.encodeFunctionData(fn, args) as Hex),
-      gasLimit: chain.genesis.gasLimit,
-      accessList: [],
-    });
-    return registry.decodeFunctionResult(fn, returnData);
+  private async view(fn: string, args: unknown[]): Promise<Result | null> {
+    return registryView(this.modules.chain, this.modules.chain.head.header, fn, args);
   }
 
   private async getContent(contentId: bigint): Promise<{ author: Hex; contentHash: Hex; keyCommitment: Hex } | null> {
-    try {
-      const r = await this.view("getContent", [contentId]);
-      return { author: (r[0] as string).toLowerCase() as Hex, contentHash: r[2] as Hex, keyCommitment: r[4] as Hex };
-    } catch {
-      return null; // unknown content (its publish left the chain)
-    }
+    const r = await this.view("getContent", [contentId]);
+    // null: unknown content (its publish left the chain)
+    return r ? { author: (r[0] as string).toLowerCase() as Hex, contentHash: r[2] as Hex, keyCommitment: r[4] as Hex } : null;
   }
 
   private async getPurchase(contentId: bigint, buyer: Hex): Promise<{ blockNumber: bigint; delivered: boolean; refunded: boolean }> {
     const r = await this.view("getPurchase", [contentId, buyer]);
+    if (!r) throw new Error("getPurchase reverted");
     return { blockNumber: r[1] as bigint, delivered: r[2] as boolean, refunded: r[3] as boolean };
   }
 
