@@ -19,19 +19,41 @@ import type { BatchOp, KeyValueStore } from "./db/keyValueStore.js";
 import { NodeError } from "./errors.js";
 import { type CallRequest, type CallResult, type ExecutionContext, type ExecutionResult, applyTransactions, simulateCall } from "./execution.js";
 import type { GenesisConfig } from "./genesis.js";
+import type { SubRef } from "./modules/subRef.js";
+import { publishCommitment } from "./publishPayload.js";
 import { type SystemModules, defaultSystemModules } from "./modules/systemModules.js";
 import { type Receipt, decodeReceipts, encodeReceipts, encodeReceipt } from "./receipt.js";
 import { SerialQueue } from "./serialQueue.js";
 import { StateDb, type StateView } from "./state.js";
+import {
+  type SubBlock,
+  type SubBlockHeader,
+  SubchainError,
+  checkSealedSubBlocks,
+  checkSubBlockHeader,
+  checkSubBlockLink,
+  checkSubBlockPayloadHashes,
+  checkSubBlockPayloads,
+  subBlockHash,
+  subBlockHeaderFields,
+  subBlockHeaderFromFields,
+  subchainsRoot,
+} from "./subchain.js";
+import { SubchainStore, type SubchainStoreOptions } from "./subchainStore.js";
 import { type SignedTx, decodeTransaction } from "./transaction.js";
 import { orderedTrieRoot } from "./trieRoot.js";
 import type { AccountReader, Hex, StateReader } from "./types.js";
 
-/** A block: its header, transactions, and the header's hash. */
+/** A block: its header, transactions, the header's hash, and the sub-block headers it seals. */
 export interface Block {
   header: BlockHeader;
   transactions: SignedTx[];
   hash: Hex;
+  /**
+   * The sub-block headers the block seals, in ascending sub-chain id (header.subchainsRoot commits
+   * to them); absent or empty: none. Their payload hashes follow from the publish transactions.
+   */
+  subBlocks?: SubBlockHeader[];
 }
 
 /** The tip of a chain as fork choice sees it. */
@@ -59,6 +81,10 @@ export const ChainErrorCode = {
   BAD_GAS_USED: "CHAIN_BAD_GAS_USED",
   BAD_BLOOM: "CHAIN_BAD_BLOOM",
   BAD_SUBCHAINS_ROOT: "CHAIN_BAD_SUBCHAINS_ROOT",
+  /** A sealed sub-block breaks a rule (link, size, payload root and count against the block's publish transactions). */
+  BAD_SUB_BLOCK: "CHAIN_BAD_SUB_BLOCK",
+  /** A publish transaction whose payload is in no sealed sub-block of its sub-chain, or a payload that does not match. */
+  MISSING_PAYLOAD: "CHAIN_MISSING_PAYLOAD",
   WRONG_GENESIS: "CHAIN_WRONG_GENESIS",
 } as const;
 /** One of ChainErrorCode. */
@@ -88,6 +114,11 @@ export interface ImportResult {
 export interface BlockchainModules {
   store: KeyValueStore;
   genesis: GenesisConfig;
+  /**
+   * Payload bytes by hash (the payload pool), to check and store the payloads of followed
+   * sub-chains a block seals; a payload it lacks is not stored (fetching it from peers comes later).
+   */
+  payloadSource?: (hash: Hex) => Uint8Array | undefined;
   /** Fork choice: true when `candidate` should replace `current` as the head. */
   isBetterTip: (candidate: ChainTip, current: ChainTip) => boolean;
 }
@@ -98,37 +129,77 @@ export interface BlockchainOptions {
   headerCacheSize: number;
   /** Accounts the shared read view caches before it is replaced by a fresh one. */
   readCacheAccounts: number;
+  /** Ids of the sub-chains whose payloads this node stores (pins always). */
+  followedSubchains: SubchainStoreOptions["followed"];
 }
 
 /** Default Blockchain options. */
-export const defaultBlockchainOptions: BlockchainOptions = { headerCacheSize: 4096, readCacheAccounts: 100_000 };
+export const defaultBlockchainOptions: BlockchainOptions = { headerCacheSize: 4096, readCacheAccounts: 100_000, followedSubchains: [] };
 
 const HEAD_KEY = bucketKey(Bucket.meta, new TextEncoder().encode("head"));
 const GENESIS_KEY = bucketKey(Bucket.meta, new TextEncoder().encode("genesis"));
 
-/** Encodes a block body: the RLP list of the raw signed transactions. */
-export function encodeBody(txs: readonly SignedTx[]): Uint8Array {
-  return RLP.encode(txs.map((t) => t.raw));
+/**
+ * Encodes a block body: the RLP list of the raw signed transactions when the block seals no
+ * sub-block (every block before sub-chains), else RLP [[raw txs], [sub-block headers]].
+ */
+export function encodeBody(txs: readonly SignedTx[], subBlocks: readonly SubBlockHeader[] = []): Uint8Array {
+  const raws = txs.map((t) => t.raw);
+  return RLP.encode(subBlocks.length === 0 ? raws : [raws, subBlocks.map(subBlockHeaderFields)]);
+}
+
+/** A decoded block body: its transactions and the sub-block headers it seals. */
+export interface BlockBody {
+  transactions: SignedTx[];
+  subBlocks: SubBlockHeader[];
 }
 
 /**
- * Decodes a block body; every transaction is decoded and its signature checked. `senders` (20 bytes
- * each, as stored beside a body this node validated) skips sender recovery.
+ * Decodes a block body in either form of encodeBody; every transaction is decoded and its
+ * signature checked. `senders` (20 bytes each, as stored beside a body this node validated) skips
+ * sender recovery. The two-list form must seal at least one sub-block (one encoding per body).
  */
-export function decodeBody(bytes: Uint8Array, chainId: bigint, senders?: Uint8Array): SignedTx[] {
+export function decodeBlockBody(bytes: Uint8Array, chainId: bigint, senders?: Uint8Array): BlockBody {
   let items: unknown;
   try {
     items = RLP.decode(bytes);
   } catch (e) {
     throw new BlockError({ code: BlockErrorCode.BAD_RLP }, `block body is not valid RLP: ${(e as Error).message}`);
   }
-  if (!Array.isArray(items) || !items.every((i) => i instanceof Uint8Array)) {
+  if (!Array.isArray(items)) throw new BlockError({ code: BlockErrorCode.BAD_RLP }, "block body must be a list");
+  let raws: unknown[] = items;
+  let subBlocks: SubBlockHeader[] = [];
+  if (items.length > 0 && Array.isArray(items[0])) {
+    if (items.length !== 2 || !Array.isArray(items[1]) || items[1].length === 0) {
+      throw new BlockError({ code: BlockErrorCode.BAD_RLP }, "block body must be [[raw transactions], [sub-block headers, at least one]]");
+    }
+    raws = items[0] as unknown[];
+    try {
+      subBlocks = (items[1] as unknown[]).map(subBlockHeaderFromFields);
+    } catch (e) {
+      throw new BlockError({ code: BlockErrorCode.BAD_FIELD }, `block body sub-block header: ${(e as Error).message}`);
+    }
+  }
+  if (!raws.every((i) => i instanceof Uint8Array)) {
     throw new BlockError({ code: BlockErrorCode.BAD_RLP }, "block body must be a list of raw transactions");
   }
-  const known = senders && senders.length === items.length * 20 ? senders : undefined;
-  return (items as Uint8Array[]).map((raw, i) =>
+  const known = senders && senders.length === raws.length * 20 ? senders : undefined;
+  const transactions = (raws as Uint8Array[]).map((raw, i) =>
     decodeTransaction(raw, chainId, known ? (bytesToHex(known.subarray(i * 20, i * 20 + 20)) as Hex) : undefined),
   );
+  return { transactions, subBlocks };
+}
+
+/** Decodes a block body's transactions (see decodeBlockBody). */
+export function decodeBody(bytes: Uint8Array, chainId: bigint, senders?: Uint8Array): SignedTx[] {
+  return decodeBlockBody(bytes, chainId, senders).transactions;
+}
+
+/** A block from its header and decoded body; `subBlocks` is left out when it seals none. */
+export function blockOf(header: BlockHeader, body: BlockBody, hash: Hex = headerHash(header)): Block {
+  const block: Block = { header, transactions: body.transactions, hash };
+  if (body.subBlocks.length > 0) block.subBlocks = body.subBlocks;
+  return block;
 }
 
 /** The genesis block of a genesis config, with its state. */
@@ -165,6 +236,8 @@ export class Blockchain extends EventEmitter {
   readonly stateDb: StateDb;
   /** The system modules every block runs (a consensus rule). */
   readonly systemModules: SystemModules;
+  /** Sub-block records: headers, canonical sub-chains, tips after each main block, followed payloads. */
+  readonly subchains: SubchainStore;
   private readonly opts: BlockchainOptions;
   private readonly headers = new Map<Hex, BlockHeader>();
   private headBlock: Block | null = null;
@@ -181,6 +254,7 @@ export class Blockchain extends EventEmitter {
     this.opts = { ...defaultBlockchainOptions, ...opts };
     this.stateDb = new StateDb({}, { store: modules.store });
     this.systemModules = defaultSystemModules();
+    this.subchains = new SubchainStore({ followed: this.opts.followedSubchains }, { store: modules.store, subchains: modules.genesis.subchains });
   }
 
   /** Writes the genesis block into an empty database, or checks the stored one, and loads the head. */
@@ -194,6 +268,7 @@ export class Blockchain extends EventEmitter {
       await store.batch([
         ...stateOps,
         ...this.blockOps(block, [], genesis.consensus.initialDifficulty),
+        ...this.subchains.genesisOps(block.hash),
         { type: "put", key: bucketKey(Bucket.canonical, numberKey(0n)), value: hash },
         { type: "put", key: GENESIS_KEY, value: hash },
         { type: "put", key: HEAD_KEY, value: hash },
@@ -203,6 +278,9 @@ export class Blockchain extends EventEmitter {
         { code: ChainErrorCode.WRONG_GENESIS },
         `the database holds a chain with genesis ${bytesToHex(stored)}, but the genesis file gives ${block.hash}`,
       );
+    } else if (!(await this.subchains.getTips(block.hash))) {
+      // a database written before sub-chains were wired: the genesis sub-blocks are added once
+      await store.batch(this.subchains.genesisOps(block.hash));
     }
     this.genesisBlock = block;
     const headHash = bytesToHex((await store.get(HEAD_KEY))!) as Hex;
@@ -289,7 +367,7 @@ export class Blockchain extends EventEmitter {
       this.modules.store.get(bucketKey(Bucket.body, key)),
       this.modules.store.get(bucketKey(Bucket.senders, key)),
     ]);
-    return { header, hash, transactions: body ? decodeBody(body, this.modules.genesis.chainId, senders) : [] };
+    return body ? blockOf(header, decodeBlockBody(body, this.modules.genesis.chainId, senders), hash) : { header, hash, transactions: [] };
   }
 
   /** A stored block's body as the wire carries it (the bytes of encodeBody), without decoding it (serving peers). */
@@ -363,8 +441,9 @@ export class Blockchain extends EventEmitter {
     if (txRoot !== header.transactionsRoot) {
       throw new ChainError({ code: ChainErrorCode.BAD_TX_ROOT }, `transactionsRoot ${header.transactionsRoot} does not match the body (${txRoot})`);
     }
+    const sub = await this.checkSubBlocks(block);
     const state = this.stateDb.open(parent.stateRoot);
-    const result = await applyTransactions(state, block.transactions, this.executionContext(header));
+    const result = await applyTransactions(state, block.transactions, { ...this.executionContext(header), subRefs: sub.subRefs });
     await this.checkExecution(header, result);
     const commit = await state.commit();
     if (commit.root !== header.stateRoot) {
@@ -372,7 +451,7 @@ export class Blockchain extends EventEmitter {
     }
 
     const td = parentTd + header.difficulty;
-    const ops = [...commit.ops, ...this.blockOps(block, result.receipts, td), ...extraOps];
+    const ops = [...commit.ops, ...this.blockOps(block, result.receipts, td), ...sub.ops, ...extraOps];
     const current: ChainTip = { hash: this.head.hash, totalDifficulty: this.headTd };
     if (!this.modules.isBetterTip({ hash, totalDifficulty: td }, current)) {
       await this.modules.store.batch(ops);
@@ -380,6 +459,10 @@ export class Blockchain extends EventEmitter {
       return { status: "side", hash };
     }
     const { added, removed } = await this.branchChange(block);
+    // the canonical sub-chains move with the main chain, in the same batch
+    const removedSubs = (await Promise.all(removed.map((b) => this.subchains.getSealedSubBlocks(b.hash)))).flat();
+    const addedSubs = (await Promise.all(added.map((b) => (b.hash === hash ? sub.sealed : this.subchains.getSealedSubBlocks(b.hash))))).flat();
+    ops.push(...this.subchains.canonicalOps(removedSubs, addedSubs));
     for (const b of removed) {
       if (b.header.number > header.number) ops.push({ type: "del", key: bucketKey(Bucket.canonical, numberKey(b.header.number)) });
       for (const tx of b.transactions) ops.push({ type: "del", key: bucketKey(Bucket.txLookup, hexToBytes(tx.hash)) });
@@ -412,9 +495,86 @@ export class Blockchain extends EventEmitter {
     if (header.baseFeePerGas !== genesis.baseFeePerGas) {
       throw new ChainError({ code: ChainErrorCode.BAD_BASE_FEE }, `block base fee ${header.baseFeePerGas} differs from the genesis ${genesis.baseFeePerGas}`);
     }
-    if (header.subchainsRoot !== EMPTY_TRIE_ROOT) {
-      throw new ChainError({ code: ChainErrorCode.BAD_SUBCHAINS_ROOT }, "block subchainsRoot must be the empty root (no sub-chains yet)");
+  }
+
+  /**
+   * Checks the sub-blocks a block seals against its header, its publish transactions and the
+   * sub-chain tips after its parent (docs/subchains.md): declared sub-chains in ascending id,
+   * subchainsRoot, each link, size and payloadRoot over the payload hashes its sub-chain's publish
+   * transactions commit to (in transaction order), and every publish transaction's payload in a
+   * sub-block. Returns the sealed sub-blocks, where each publish's payload landed and the writes.
+   */
+  private async checkSubBlocks(block: Block): Promise<{ sealed: SubBlock[]; subRefs: Map<Hex, SubRef>; ops: BatchOp[] }> {
+    const { header, hash } = block;
+    const headers = block.subBlocks ?? [];
+    const declared = this.modules.genesis.subchains;
+    const fail = (code: ChainErrorCode, e: unknown): never => {
+      if (e instanceof SubchainError) throw new ChainError({ code }, `block ${hash}: ${e.message}`);
+      throw e;
+    };
+    try {
+      checkSealedSubBlocks(headers, declared);
+    } catch (e) {
+      fail(ChainErrorCode.BAD_SUB_BLOCK, e);
     }
+    const root = subchainsRoot(headers);
+    if (root !== header.subchainsRoot) {
+      throw new ChainError({ code: ChainErrorCode.BAD_SUBCHAINS_ROOT }, `subchainsRoot ${header.subchainsRoot} does not match the sealed sub-blocks (${root})`);
+    }
+    const commitments = new Map<number, { txHash: Hex; payloadHash: Hex }[]>();
+    for (const tx of block.transactions) {
+      const c = publishCommitment(tx);
+      if (!c) continue;
+      if (!headers.some((h) => h.subchainId === c.subchainId)) {
+        throw new ChainError(
+          { code: ChainErrorCode.MISSING_PAYLOAD },
+          `publish transaction ${tx.hash} has no payload: block ${hash} seals no sub-block of sub-chain ${c.subchainId}`,
+        );
+      }
+      const list = commitments.get(c.subchainId) ?? [];
+      list.push({ txHash: tx.hash, payloadHash: c.payloadHash });
+      commitments.set(c.subchainId, list);
+    }
+    const parentTips = await this.tipsAfter(header.parentHash);
+    const sealed: SubBlock[] = [];
+    const subRefs = new Map<Hex, SubRef>();
+    const ops: BatchOp[] = [];
+    for (const h of headers) {
+      const decl = declared.find((d) => d.id === h.subchainId)!;
+      const list = commitments.get(h.subchainId) ?? [];
+      const payloadHashes = list.map((c) => c.payloadHash);
+      const parent = await this.subchains.getHeader(parentTips.get(h.subchainId)!);
+      if (!parent) throw new Error(`sub-chain ${h.subchainId} tip after ${header.parentHash} is missing from the database`);
+      try {
+        checkSubBlockLink(h, parent);
+        checkSubBlockHeader(h, decl);
+      } catch (e) {
+        fail(ChainErrorCode.BAD_SUB_BLOCK, e);
+      }
+      try {
+        checkSubBlockPayloadHashes(h, payloadHashes);
+        const payloads = payloadHashes.map((p) => this.modules.payloadSource?.(p));
+        if (payloads.every((p) => p !== undefined)) {
+          checkSubBlockPayloads(h, payloads, decl);
+          ops.push(...this.subchains.payloadOps(h.subchainId, payloads));
+        }
+      } catch (e) {
+        fail(ChainErrorCode.MISSING_PAYLOAD, e);
+      }
+      list.forEach((c, index) => {
+        if (!subRefs.has(c.txHash)) subRefs.set(c.txHash, { subchainId: h.subchainId, subNumber: h.number, index });
+      });
+      sealed.push({ header: h, hash: subBlockHash(h), payloadHashes });
+    }
+    ops.push(...this.subchains.sealOps(hash, sealed, parentTips));
+    return { sealed, subRefs, ops };
+  }
+
+  /** Each sub-chain's latest sub-block hash after stored main block `mainHash` (what a child's sub-blocks follow). */
+  async tipsAfter(mainHash: Hex): Promise<Map<number, Hex>> {
+    const tips = await this.subchains.getTips(mainHash);
+    if (!tips) throw new Error(`sub-chain tips after block ${mainHash} are missing from the database`);
+    return tips;
   }
 
   /** The execution rules a header implies. */
@@ -483,7 +643,7 @@ export class Blockchain extends EventEmitter {
     const h = hexToBytes(block.hash);
     return [
       { type: "put", key: bucketKey(Bucket.header, h), value: encodeHeader(block.header) },
-      { type: "put", key: bucketKey(Bucket.body, h), value: encodeBody(block.transactions) },
+      { type: "put", key: bucketKey(Bucket.body, h), value: encodeBody(block.transactions, block.subBlocks ?? []) },
       { type: "put", key: bucketKey(Bucket.senders, h), value: concatSenders(block.transactions) },
       { type: "put", key: bucketKey(Bucket.receipts, h), value: encodeReceipts(receipts) },
       { type: "put", key: bucketKey(Bucket.totalDifficulty, h), value: bigIntToUnpaddedBytes(td) },

@@ -1,6 +1,6 @@
 import type { BlockImporter } from "./blockImporter.js";
 import { MEDIAN_TIME_SPAN, medianTimePast } from "./difficulty.js";
-import { buildBlockTemplate, type BlockHeader, type BlockTemplate, type Blockchain, type Hex, type SignedTx } from "../chain/index.js";
+import { buildBlockTemplate, type BlockHeader, type BlockTemplate, type Blockchain, type Hex, type PayloadSource, type SignedTx } from "../chain/index.js";
 
 /** A template ready to seal: the unsealed block and the work its seal must meet. */
 export interface SealJob {
@@ -15,6 +15,8 @@ export interface BlockProducerModules {
   importer: BlockImporter;
   /** Transactions to include, best first (the pool's pending list). */
   candidates: () => Iterable<SignedTx>;
+  /** The payloads of pooled publish transactions (a publish goes in only with its payload); absent: none. */
+  payloads?: PayloadSource;
   /** Unix seconds now (test-only override of the clock). */
   now?: () => bigint;
 }
@@ -41,6 +43,7 @@ export class BlockProducer {
       parent.header,
       { miner, timestamp, difficulty: req.difficulty, extraData: this.opts.extraData },
       this.modules.candidates(),
+      this.modules.payloads,
     );
     return { template, penaltyExponent: req.penaltyExponent };
   }

@@ -3,7 +3,7 @@ import { bytesToBigInt } from "@ethereumjs/util";
 import type { BlockImporter } from "./blockImporter.js";
 import type { BlockProducer } from "./blockProducer.js";
 import { minerAddress, sealHeader } from "./seal.js";
-import { ChainEvent, headerHash, type Blockchain, type Hex } from "../chain/index.js";
+import { ChainEvent, blockOf, type Blockchain, type Hex } from "../chain/index.js";
 
 /** Options of the in-process miner. */
 export interface MinerOptions {
@@ -109,7 +109,7 @@ export class Miner {
         const results = await Promise.all(lanes);
         const sealed = results.find((h) => h !== null);
         if (!sealed || !this.running) continue;
-        const block = { header: sealed, transactions: job.template.transactions, hash: headerHash(sealed) };
+        const block = blockOf(sealed, job.template);
         const result = await importer.importBlock(block);
         if (result.status === "head") this.modules.onBlock?.(block.hash, sealed.number);
       } catch (e) {

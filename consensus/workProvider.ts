@@ -2,7 +2,7 @@ import { bytesToHex, hexToBytes } from "@ethereumjs/util";
 import type { BlockImporter } from "./blockImporter.js";
 import type { BlockProducer, SealJob } from "./blockProducer.js";
 import { sealTarget } from "./seal.js";
-import { NodeError, headerHash, sealHash, type BlockHeader, type Blockchain, type Hex, type ImportResult } from "../chain/index.js";
+import { NodeError, blockOf, sealHash, type BlockHeader, type Blockchain, type Hex, type ImportResult } from "../chain/index.js";
 
 /** What an external miner needs to search nonces (the `eth_getWork` answer). */
 export interface WorkPackage {
@@ -115,14 +115,14 @@ export class WorkProvider {
   }
 
   private async seal(solution: WorkSolution, job: SealJob): Promise<ImportResult> {
-    const { header: unsealed, transactions } = job.template;
+    const { header: unsealed, transactions, subBlocks } = job.template;
     const header: BlockHeader = {
       ...unsealed,
       nonce: solution.nonce.toLowerCase() as Hex,
       mixHash: solution.mixHash.toLowerCase() as Hex,
       sealSignature: solution.signature.toLowerCase() as Hex,
     };
-    const result = await this.modules.importer.importBlock({ header, transactions, hash: headerHash(header) });
+    const result = await this.modules.importer.importBlock(blockOf(header, { transactions, subBlocks }));
     this.jobs.delete(solution.sealHash.toLowerCase() as Hex);
     return result;
   }

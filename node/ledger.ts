@@ -34,6 +34,8 @@ export interface LedgerOptions {
   miner?: Partial<MinerOptions>;
   txPool?: Partial<TxPoolOptions>;
   payloadPool?: Partial<PayloadPoolOptions>;
+  /** Ids of the sub-chains whose payloads this node stores besides pins (`--subchains`, once it exists). */
+  subchains?: number[];
   /** Extra data written into mined headers (at most 32 bytes). */
   extraData?: Hex;
   /** Unix seconds now (test-only clock override). */
@@ -64,7 +66,7 @@ export class Ledger {
   constructor(private readonly opts: LedgerOptions) {
     const { genesis } = opts;
     this.store = new RocksStore({ path: join(opts.datadir, "chain") });
-    this.chain = new Blockchain({}, { store: this.store, genesis, isBetterTip });
+    this.chain = new Blockchain({ followedSubchains: opts.subchains ?? [] }, { store: this.store, genesis, isBetterTip, payloadSource: (hash) => this.payloads.get(hash) });
     this.pool = new TxPool(opts.txPool ?? {}, {
       chainId: genesis.chainId,
       baseFee: () => genesis.baseFeePerGas,
@@ -76,7 +78,7 @@ export class Ledger {
     this.importer = new BlockImporter({ chain: this.chain, now: opts.now, onImported: opts.onImported });
     this.producer = new BlockProducer(
       { extraData: opts.extraData ?? "0x" },
-      { chain: this.chain, importer: this.importer, candidates: () => this.pool.pending(), now: opts.now },
+      { chain: this.chain, importer: this.importer, candidates: () => this.pool.pending(), payloads: this.payloads, now: opts.now },
     );
     this.work = new WorkProvider({}, { chain: this.chain, importer: this.importer, producer: this.producer });
     this.miner = opts.minerKey
@@ -143,6 +145,21 @@ export class Ledger {
     return tx.hash;
   }
 
+  /** Puts the stored payloads of publish transactions a reorg sent back to the pool into the payload pool again. */
+  private async restorePayloads(reinjected: readonly SignedTx[]): Promise<void> {
+    for (const tx of reinjected) {
+      const commitment = publishCommitment(tx);
+      if (!commitment || !this.pool.has(tx.hash)) continue;
+      const payload = await this.chain.subchains.getPayload(commitment.payloadHash);
+      try {
+        if (payload) this.payloads.add(commitment.subchainId, payload);
+      } catch (e) {
+        if (!isNodeError(e)) throw e;
+      }
+      this.claimPayload(tx);
+    }
+  }
+
   /** A known transaction is refused before its signature is recovered again. */
   private refuseKnown(raw: Uint8Array): void {
     const hash = bytesToHex(keccak256(raw)) as Hex;
@@ -176,6 +193,11 @@ export class Ledger {
   private readonly onNewHead = (e: ChainEventData[typeof ChainEvent.newHead]): void => {
     const included: SignedTx[] = e.added.flatMap((b) => b.transactions);
     const reinject: SignedTx[] = e.removed.flatMap((b) => b.transactions);
-    this.poolUpdate = this.poolUpdate.then(() => this.pool.onNewHead(included, reinject)).catch((err: unknown) => this.opts.onError?.(err));
+    this.poolUpdate = this.poolUpdate
+      .then(async () => {
+        await this.pool.onNewHead(included, reinject);
+        await this.restorePayloads(reinject);
+      })
+      .catch((err: unknown) => this.opts.onError?.(err));
   };
 }

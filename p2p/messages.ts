@@ -1,6 +1,6 @@
 import { RLP } from "@ethereumjs/rlp";
 import { bytesToBigInt, bytesToHex, bigIntToUnpaddedBytes, hexToBytes } from "@ethereumjs/util";
-import { MAX_TX_SIZE, NodeError, decodeBody, decodeHeader, encodeBody, encodeHeader, headerHash, type Block, type BlockHeader, type Hex } from "../chain/index.js";
+import { MAX_TX_SIZE, NodeError, blockOf, decodeBlockBody as decodeBodyParts, decodeHeader, encodeBody, encodeHeader, type Block, type BlockHeader, type Hex } from "../chain/index.js";
 
 // Wire formats of the P2P layer. Every message is RLP; every decoder checks the shape and the sizes
 // and throws a WireError naming what is wrong, so a peer's garbage is scored, never crashes a node.
@@ -172,10 +172,10 @@ export function decodeBodies(bytes: Uint8Array): Uint8Array[] {
   });
 }
 
-/** A block from a header and its encoded body (transactions decoded and signatures recovered). */
+/** A block from a header and its encoded body (transactions decoded and signatures recovered, sub-block headers decoded). */
 export function decodeBlockBody(header: BlockHeader, body: Uint8Array, chainId: bigint): Block {
   try {
-    return { header, transactions: decodeBody(body, chainId), hash: headerHash(header) };
+    return blockOf(header, decodeBodyParts(body, chainId));
   } catch (e) {
     throw malformed(`block body: ${(e as Error).message}`);
   }
@@ -185,7 +185,7 @@ export function decodeBlockBody(header: BlockHeader, body: Uint8Array, chainId: 
 // blocks (gossip)
 
 export function encodeBlock(block: Block): Uint8Array {
-  return RLP.encode([encodeHeader(block.header), encodeBody(block.transactions)]);
+  return RLP.encode([encodeHeader(block.header), encodeBody(block.transactions, block.subBlocks ?? [])]);
 }
 
 export function decodeBlock(bytes: Uint8Array, chainId: bigint): Block {

@@ -1,6 +1,6 @@
 import { RLP } from "@ethereumjs/rlp";
 import { pino, type Logger } from "pino";
-import { NodeError, headerHash, isNodeError, orderedTrieRoot, type Block, type BlockHeader, type Blockchain, type Hex, type ImportResult } from "../chain/index.js";
+import { NodeError, headerHash, isNodeError, orderedTrieRoot, subchainsRoot, type Block, type BlockHeader, type Blockchain, type Hex, type ImportResult } from "../chain/index.js";
 import { isBetterTip } from "../consensus/index.js";
 import { MAX_BODIES_PER_REQUEST, MAX_HEADERS_PER_REQUEST, MAX_RESPONSE_BYTES, decodeBlockBody, type HeadersRequest, type Status } from "./messages.js";
 import { isInvalidBlockError } from "./validity.js";
@@ -704,16 +704,21 @@ class RangeSync {
     } catch {
       throw bad("not RLP");
     }
-    if (!Array.isArray(items) || !items.every((i) => i instanceof Uint8Array)) throw bad("not a list of transactions");
-    if ((await orderedTrieRoot(items as Uint8Array[])) !== slot.header.transactionsRoot) throw bad("does not match the header's transactionsRoot");
+    // a body that seals sub-blocks is [[raw transactions], [sub-block headers]] (chain's encodeBody)
+    const raws: unknown = Array.isArray(items) && Array.isArray(items[0]) ? items[0] : items;
+    if (!Array.isArray(raws) || !raws.every((i) => i instanceof Uint8Array)) throw bad("not a list of transactions");
+    if ((await orderedTrieRoot(raws as Uint8Array[])) !== slot.header.transactionsRoot) throw bad("does not match the header's transactionsRoot");
+    let block: Block;
     try {
-      return decodeBlockBody(slot.header, body, this.m.chain.genesis.chainId);
+      block = decodeBlockBody(slot.header, body, this.m.chain.genesis.chainId);
     } catch (e) {
       throw new SyncError(
         { code: SyncErrorCode.INVALID_BLOCK, peerId: this.m.headerPeer, penalty: "fatal" },
         `block ${slot.header.number} holds an invalid transaction: ${(e as Error).message}`,
       );
     }
+    if (subchainsRoot(block.subBlocks ?? []) !== slot.header.subchainsRoot) throw bad("does not match the header's subchainsRoot");
+    return block;
   }
 
   /** Imports the blocks at the front whose bodies are in, one at a time, in order. */

@@ -28,7 +28,9 @@ describe("ethers v6 Contract with the shipped ABI against `vs1984 node --dev`", 
       const buyer = new Wallet(devWallet(1).privateKey, provider);
       const registry = new Contract(ADDRESS, ABI, author);
       const price = parseEther("1.5");
-      const contentHash = keccak256(randomBytes(64));
+      // the payload travels beside its publish transaction; the contentHash commits to it
+      const payload = randomBytes(64);
+      const contentHash = keccak256(payload);
       const keyCommitment = keccak256(randomBytes(32));
       expect(await provider.getCode(ADDRESS)).toBe(`0xfe${Buffer.from("ContentRegistry").toString("hex")}`);
 
@@ -40,7 +42,10 @@ describe("ethers v6 Contract with the shipped ABI against `vs1984 node --dev`", 
       };
 
       const id = (await registry.getFunction("publish").staticCall(contentHash, 3, price, keyCommitment, 20n)) as bigint;
-      const published = await mined(registry.getFunction("publish")(contentHash, 3, price, keyCommitment, 20n));
+      const publishTx = await author.populateTransaction(await registry.getFunction("publish").populateTransaction(contentHash, 3, price, keyCommitment, 20n));
+      const publishHash = (await provider.send("vs_sendRawTransactionWithPayload", [await author.signTransaction(publishTx), hexlify(payload)])) as string;
+      const published = (await provider.waitForTransaction(publishHash, 1, 60_000))!;
+      expect(published.status).toBe(1);
       const publishedLog = registry.interface.parseLog(published.logs[0]!)!;
       expect([publishedLog.name, publishedLog.args.contentId, publishedLog.args.author]).toEqual(["ContentPublished", id, author.address]);
 
@@ -52,7 +57,8 @@ describe("ethers v6 Contract with the shipped ABI against `vs1984 node --dev`", 
         price,
         keyCommitment,
         20n,
-        3n << 96n,
+        // the only payload of the first sub-block of sub-chain 3
+        (3n << 96n) | (1n << 32n),
       ]);
 
       // a wrong price is refused before it is sent, with the module's reason

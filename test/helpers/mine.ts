@@ -1,7 +1,6 @@
 import { bytesToBigInt } from "@ethereumjs/util";
 import { randomBytes } from "node:crypto";
-import { headerHash } from "../../chain/block.js";
-import type { Block } from "../../chain/blockchain.js";
+import { type Block, blockOf } from "../../chain/blockchain.js";
 import { sealHeader } from "../../consensus/seal.js";
 import type { Ledger } from "../../node/ledger.js";
 
@@ -14,7 +13,7 @@ export async function mineBlock(ledger: Ledger, key: Uint8Array, miner: `0x${str
       maxTries: 10_000,
     });
     if (!sealed) continue;
-    const block = { header: sealed, transactions: job.template.transactions, hash: headerHash(sealed) };
+    const block = blockOf(sealed, job.template);
     await ledger.importBlock(block);
     await ledger.settled();
     return block;

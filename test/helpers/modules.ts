@@ -1,6 +1,8 @@
-import { Interface } from "ethers";
+import { randomBytes } from "node:crypto";
+import { Interface, keccak256 } from "ethers";
 import { hexToBytes } from "@ethereumjs/util";
 import { CONTENT_REGISTRY_ABI, CONTENT_REGISTRY_ADDRESS } from "../../chain/modules/index.js";
+import { publishCommitment } from "../../chain/publishPayload.js";
 import type { Hex } from "../../chain/types.js";
 import type { Ledger } from "../../node/ledger.js";
 import { devWallet } from "./ledger.js";
@@ -18,6 +20,18 @@ export interface ModuleCall {
   nonce: number;
   gasLimit?: bigint;
   to?: Hex;
+  /** The payload of a publish call; default: the one testContentHash made for its contentHash, if any. */
+  payload?: Uint8Array;
+}
+
+const testPayloads = new Map<string, Uint8Array>();
+
+/** A fresh random payload (default 64 bytes) for a test publish; returns its hash, the contentHash to publish, and keeps the payload for sendModuleCall. */
+export function testContentHash(length = 64): Hex {
+  const payload = new Uint8Array(randomBytes(length));
+  const hash = keccak256(payload) as Hex;
+  testPayloads.set(hash, payload);
+  return hash;
 }
 
 /** Signs (ethers) a type 2 call of the ContentRegistry (or `to`) from dev account `from` and pools it; returns its hash. */
@@ -32,5 +46,8 @@ export async function sendModuleCall(ledger: Ledger, from: number, call: ModuleC
     gasLimit: call.gasLimit ?? 500_000n,
     ...CALL_FEES,
   });
-  return ledger.submitRawTransaction(hexToBytes(raw as Hex));
+  const rawBytes = hexToBytes(raw as Hex);
+  const commitment = publishCommitment({ to: call.to ?? CONTENT_REGISTRY_ADDRESS, data: hexToBytes(call.data as Hex) });
+  const payload = call.payload ?? (commitment ? testPayloads.get(commitment.payloadHash) : undefined);
+  return payload ? ledger.submitRawTransactionWithPayload(rawBytes, payload) : ledger.submitRawTransaction(rawBytes);
 }

@@ -17,7 +17,7 @@ import {
 import type { Ledger } from "../../../node/ledger.js";
 import { devWallet, keyOf, openLedger, testGenesis } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
-import { CALL_FEES, registry, sendModuleCall } from "../../helpers/modules.js";
+import { CALL_FEES, registry, sendModuleCall, testContentHash } from "../../helpers/modules.js";
 import { startTestNode } from "../../helpers/node.js";
 import { httpCall, rpcError, type RpcCall } from "../../helpers/rpcClient.js";
 
@@ -41,7 +41,7 @@ const MINER = 9;
 const mine = (ledger: Ledger): Promise<Block> => mineBlock(ledger, keyOf(devWallet(MINER)), addr(MINER));
 
 const publishData = (deliveryBlocks: bigint, price = PRICE): string =>
-  registry.encodeFunctionData("publish", [ethersKeccak(randomBytes(32)), 1, price, ethersKeccak(randomBytes(32)), deliveryBlocks]);
+  registry.encodeFunctionData("publish", [testContentHash(), 1, price, ethersKeccak(randomBytes(32)), deliveryBlocks]);
 const purchaseData = (id: bigint): string => registry.encodeFunctionData("purchase", [id]);
 const deliverData = (id: bigint, buyer: Hex, key = KEY): string => registry.encodeFunctionData("deliverKey", [id, buyer, key]);
 const refundData = (id: bigint): string => registry.encodeFunctionData("refund", [id]);
@@ -140,8 +140,8 @@ describe("ContentRegistry on RocksDB", () => {
     expect(published.receipt.logs).toHaveLength(1);
     const [author, subchainId, , price, , deliveryBlocks, subRef] = await view(ledger, "getContent", [id]);
     expect([String(author).toLowerCase(), subchainId, price, deliveryBlocks]).toEqual([addr(AUTHOR), 1n, PRICE, 5n]);
-    // no sub-chains yet: subRef = (subchainId, 0, 0)
-    expect(subRef).toBe(1n << 96n);
+    // the payload is the only one in the first sub-block of posts: subRef = (1, 1, 0)
+    expect(subRef).toBe((1n << 96n) | (1n << 32n));
     expect((await view(ledger, "contentCount", []))[0]).toBe(1n);
     // the gas: intrinsic + the module's own, charged in full
     const publishTx = (await ledger.chain.getBlock(published.block.hash))!.transactions[0]!;

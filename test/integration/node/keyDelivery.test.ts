@@ -9,7 +9,7 @@ import { devAccount } from "../../../node/devAccounts.js";
 import type { VsNode } from "../../../node/node.js";
 import { tempDir, testGenesis } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
-import { registry, sendModuleCall } from "../../helpers/modules.js";
+import { registry, sendModuleCall, testContentHash } from "../../helpers/modules.js";
 import { startTestNode } from "../../helpers/node.js";
 
 const PRICE = 15n * 10n ** 17n;
@@ -98,10 +98,10 @@ describe("the author's key-delivery service on a real node (RocksDB)", () => {
     const cipher = encryptContent(plain, key);
     const contentHash = `0x${Buffer.from(keccak256(cipher)).toString("hex")}` as Hex;
     await storeContentKey(datadir, contentHash, key, PASSWORD, { scryptN: 2 ** 10 });
-    const publish = await sendModuleCall(node.ledger, 0, { data: registry.encodeFunctionData("publish", [contentHash, 1, PRICE, keyCommitment(key), 50n]), nonce: 0 });
+    const publish = await sendModuleCall(node.ledger, 0, { data: registry.encodeFunctionData("publish", [contentHash, 1, PRICE, keyCommitment(key), 50n]), nonce: 0, payload: cipher, gasLimit: 2_000_000n });
     // a second content without a key here: its buyer is never served
     const publish2 = await sendModuleCall(node.ledger, 0, {
-      data: registry.encodeFunctionData("publish", [`0x${randomBytes(32).toString("hex")}`, 1, PRICE, keyCommitment(generateContentKey()), 3n]),
+      data: registry.encodeFunctionData("publish", [testContentHash(), 1, PRICE, keyCommitment(generateContentKey()), 3n]),
       nonce: 1,
     });
     await mine(node);

@@ -6,7 +6,7 @@ import { devAccount } from "../../../node/devAccounts.js";
 import type { VsNode } from "../../../node/node.js";
 import { RpcErrorCode } from "../../../rpc/rpcError.js";
 import { mineBlock } from "../../helpers/mine.js";
-import { registry, sendModuleCall } from "../../helpers/modules.js";
+import { registry, sendModuleCall, testContentHash } from "../../helpers/modules.js";
 import { startTestNode } from "../../helpers/node.js";
 import { httpCall, rpcError, type RpcCall } from "../../helpers/rpcClient.js";
 
@@ -31,7 +31,7 @@ describe("content RPC: vs_getContent, vs_listContent, vs_subscribe", () => {
     call = httpCall(node.rpc!.url);
     // contents 1, 2 by account 0 (blocks 1, 2), content 3 by account 3 (block 2), content 4 by account 0 (block 3)
     const publish = async (from: number, nonce: number, price: bigint): Promise<void> => {
-      const h = hash32();
+      const h = testContentHash();
       hashes.push(h);
       await sendModuleCall(node.ledger, from, { data: registry.encodeFunctionData("publish", [h, 1, price, hash32(), 10n]), nonce });
     };
@@ -54,12 +54,14 @@ describe("content RPC: vs_getContent, vs_listContent, vs_subscribe", () => {
       contentHash: hashes[2],
       price: "0x3",
       deliveryBlocks: "0xa",
-      subRef: { word: `0x${(1n << 96n).toString(16)}`, subchainId: "0x1", subNumber: "0x0", index: "0x0" },
       blockNumber: "0x2",
     });
     const block = (await call("eth_getBlockByNumber", "0x2", false)) as { hash: string; transactions: string[] };
     expect(c.blockHash).toBe(block.hash);
     expect(block.transactions).toContain(c.transactionHash);
+    // block 2 seals the second sub-block of posts; both its transactions publish there, in block order
+    const index = BigInt(block.transactions.indexOf(c.transactionHash as string));
+    expect(c.subRef).toEqual({ word: `0x${((1n << 96n) | (2n << 32n) | index).toString(16)}`, subchainId: "0x1", subNumber: "0x2", index: `0x${index.toString(16)}` });
     for (const [i, n] of publishBlocks.entries()) expect(((await call("vs_getContent", `0x${(i + 1).toString(16)}`)) as { blockNumber: string }).blockNumber).toBe(`0x${n}`);
     expect(await call("vs_getContent", "0x0")).toBeNull();
     expect(await call("vs_getContent", "0x5")).toBeNull();
@@ -105,7 +107,7 @@ describe("content RPC: vs_getContent, vs_listContent, vs_subscribe", () => {
       await mineBlock(node.ledger, miner.privateKey, miner.address);
       await sendModuleCall(node.ledger, 0, { data: registry.encodeFunctionData("deliverKey", [1n, buyer, "0x01"]), nonce: 3 });
       await sendModuleCall(node.ledger, 0, { data: registry.encodeFunctionData("deliverKey", [1n, devAccount(2).address, "0x02"]), nonce: 4 });
-      await sendModuleCall(node.ledger, 0, { data: registry.encodeFunctionData("publish", [hash32(), 2, 1n, hash32(), 10n]), nonce: 5 });
+      await sendModuleCall(node.ledger, 0, { data: registry.encodeFunctionData("publish", [testContentHash(), 2, 1n, hash32(), 10n]), nonce: 5 });
       await mineBlock(node.ledger, miner.privateKey, miner.address);
       await node.ledger.settled();
       for (let i = 0; i < 200 && messages.filter((m) => m.method === "eth_subscription").length < 2; i++) await new Promise((r) => setTimeout(r, 10));

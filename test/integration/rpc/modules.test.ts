@@ -17,7 +17,7 @@ import {
 import { devAccount } from "../../../node/devAccounts.js";
 import type { VsNode } from "../../../node/node.js";
 import { mineBlock } from "../../helpers/mine.js";
-import { registry, sendModuleCall } from "../../helpers/modules.js";
+import { registry, sendModuleCall, testContentHash } from "../../helpers/modules.js";
 import { startTestNode } from "../../helpers/node.js";
 import { httpCall, rpcError, type RpcCall } from "../../helpers/rpcClient.js";
 
@@ -35,7 +35,7 @@ describe("system modules over JSON-RPC", () => {
   let call: RpcCall;
   const author = devAccount(0).address;
   const buyer = devAccount(1).address;
-  const contentHash = ethersKeccak(randomBytes(32));
+  const contentHash = testContentHash();
   const keyCommitment = ethersKeccak(randomBytes(32));
   let publishTx: Hex;
   let purchaseTx: Hex;
@@ -66,7 +66,7 @@ describe("system modules over JSON-RPC", () => {
     const getContent = registry.encodeFunctionData("getContent", [1n]);
     const result = (await call("eth_call", { to: REG, input: getContent })) as Hex;
     const [a, subchainId, h, price, commitment, deliveryBlocks, subRef] = registry.decodeFunctionResult("getContent", result);
-    expect([String(a).toLowerCase(), subchainId, h, price, commitment, deliveryBlocks, subRef]).toEqual([author, 2n, contentHash, PRICE, keyCommitment, 10n, 2n << 96n]);
+    expect([String(a).toLowerCase(), subchainId, h, price, commitment, deliveryBlocks, subRef]).toEqual([author, 2n, contentHash, PRICE, keyCommitment, 10n, (2n << 96n) | (1n << 32n)]);
     // at the block before the publish, there is no content 1
     const e = await rpcError(call("eth_call", { to: REG, input: getContent }, "0x1"));
     expect([e.code, e.message]).toEqual([3, `execution reverted: ${ContentRegistryReason.UNKNOWN_CONTENT}`]);
@@ -147,7 +147,7 @@ describe("system modules over JSON-RPC", () => {
       1n,
       author,
       2n,
-      2n << 96n,
+      (2n << 96n) | (1n << 32n),
       PRICE,
     ]);
     const logs = (await call("eth_getLogs", { fromBlock: "0x0", toBlock: "latest", address: REG })) as { topics: Hex[]; data: Hex; transactionHash: Hex }[];

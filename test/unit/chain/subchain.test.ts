@@ -1,9 +1,12 @@
-import { describe, expect, it } from "@jest/globals";
+import { beforeAll, describe, expect, it } from "@jest/globals";
+import { Wallet } from "ethers";
 import fc from "fast-check";
 import { RLP } from "@ethereumjs/rlp";
 import { bytesToHex, concatBytes, hexToBytes } from "@ethereumjs/util";
 import { MerkleTree } from "merkletreejs";
-import { EMPTY_TRIE_ROOT, ZERO_HASH } from "../../../chain/block.js";
+import { BlockErrorCode, EMPTY_TRIE_ROOT, ZERO_HASH } from "../../../chain/block.js";
+import { decodeBlockBody, encodeBody } from "../../../chain/blockchain.js";
+import { decodeTransaction, type SignedTx } from "../../../chain/transaction.js";
 import { isNodeError } from "../../../chain/errors.js";
 import type { SubchainDeclaration } from "../../../chain/genesis.js";
 import { keccak256 } from "../../../chain/keccak.js";
@@ -346,5 +349,46 @@ describe("sub-block building and validation", () => {
     expect(() => checkSealedSubBlocks([of(1), of(1)], subchains)).toThrow(withCode(SubchainErrorCode.BAD_ORDER));
     expect(() => checkSealedSubBlocks([of(3), of(0)], subchains)).toThrow(withCode(SubchainErrorCode.BAD_ORDER));
     expect(() => checkSealedSubBlocks([of(2)], subchains)).toThrow(withCode(SubchainErrorCode.UNKNOWN_SUBCHAIN));
+  });
+});
+
+describe("block bodies with sealed sub-block headers", () => {
+  const CHAIN_ID = 1984n;
+  let txs: SignedTx[] = [];
+  beforeAll(async () => {
+    const wallet = new Wallet(`0x${"02".padStart(64, "0")}`);
+    const raws = await Promise.all(
+      [0, 1, 2].map((nonce) =>
+        wallet.signTransaction({ type: 2, chainId: CHAIN_ID, nonce, to: ZERO_HASH.slice(0, 42), value: 1n, gasLimit: 21_000n, maxFeePerGas: 2n, maxPriorityFeePerGas: 1n }),
+      ),
+    );
+    txs = raws.map((r) => decodeTransaction(hexToBytes(r as Hex), CHAIN_ID));
+  });
+
+  it("round-trips transactions and sub-block headers; without sub-blocks the body is the plain transaction list", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 3 }), fc.array(headerArb, { maxLength: 4 }), (n, subs) => {
+        const body = encodeBody(txs.slice(0, n), subs);
+        const decoded = decodeBlockBody(body, CHAIN_ID);
+        expect(decoded.transactions.map((t) => t.hash)).toEqual(txs.slice(0, n).map((t) => t.hash));
+        expect(decoded.subBlocks).toEqual(subs);
+        if (subs.length === 0) expect(body).toEqual(RLP.encode(txs.slice(0, n).map((t) => t.raw)));
+      }),
+    );
+  });
+
+  it("refuses the two-list form without a sub-block, and malformed sub-block headers, as BlockError", () => {
+    const code = (bytes: Uint8Array): string | undefined => {
+      try {
+        decodeBlockBody(bytes, CHAIN_ID);
+      } catch (e) {
+        return isNodeError(e) ? e.code : "other";
+      }
+      return undefined;
+    };
+    expect(code(RLP.encode([[], []]))).toBe(BlockErrorCode.BAD_RLP);
+    expect(code(RLP.encode([[txs[0]!.raw], [[new Uint8Array([1])]]]))).toBe(BlockErrorCode.BAD_FIELD);
+    expect(code(RLP.encode([[txs[0]!.raw], [new Uint8Array(3)], []]))).toBe(BlockErrorCode.BAD_RLP);
+    expect(code(RLP.encode([[[new Uint8Array(1)]], [new Uint8Array(3)]]))).toBe(BlockErrorCode.BAD_FIELD);
   });
 });
