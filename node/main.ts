@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
 import { ChainEvent, type ChainEventData, type Hex, loadGenesis } from "../chain/index.js";
+import { contentCommand } from "./cli/content.js";
 import { genesisCommand } from "./cli/genesisCheck.js";
 import { guardCommand } from "./cli/guard.js";
 import { mineCommand } from "./cli/mine.js";
@@ -71,7 +72,7 @@ interface NodeCommandOptions {
   nat: "none" | "upnp";
   "log.level": string;
   "content.keystore"?: string;
-  "content.password-file"?: string;
+  "content.passwordFile"?: string;
   "content.confirmations"?: number;
 }
 
@@ -97,7 +98,7 @@ async function runNode(opts: NodeCommandOptions, program: Command): Promise<void
   let contentDelivery: NodeOptions["contentDelivery"] = null;
   if (opts["content.keystore"]) {
     // one password opens the author's keystore and the content keys `vs1984 content publish` stored with it
-    const password = await readPassword(opts["content.password-file"], { prompt: "Author keystore password: " });
+    const password = await readPassword(opts["content.passwordFile"], { prompt: "Author keystore password: " });
     const key = await loadKeystore(opts["content.keystore"], password);
     contentDelivery = { authorKey: key.privateKey, contentKeyPassword: password, confirmations: opts["content.confirmations"] ?? (opts.dev ? 1 : 3) };
   }
@@ -195,6 +196,7 @@ program
   .option("--log.level <level>", "log level: fatal, error, warn, info, debug, trace", "info")
   .action((opts: NodeCommandOptions) => runNode(opts, program));
 program.addCommand(walletCommand());
+program.addCommand(contentCommand());
 program.addCommand(mineCommand());
 program.addCommand(genesisCommand());
 program.addCommand(guardCommand());

@@ -1,0 +1,293 @@
+// `vs1984 content`: publish encrypted content, buy it, get it once the author's node delivered the
+// key, refund it after the deadline. Talks to a node over JSON-RPC as `vs1984 wallet send` does;
+// keys are signed locally from a keystore file. Formats and the life of a purchase: docs/content.md.
+import { readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { bytesToHex, hexToBytes } from "@ethereumjs/util";
+import { Command, InvalidArgumentError } from "commander";
+import { Interface, type Result, SigningKey, Wallet, getAddress, parseEther } from "ethers";
+import { CONTENT_REGISTRY_ABI, CONTENT_REGISTRY_ADDRESS, decodeSubRef, keccak256, type Hex } from "../../chain/index.js";
+import { checkKeyCommitment, decryptContent, encryptContent, generateContentKey, keyCommitment } from "../content/contentCipher.js";
+import { ContentError } from "../content/contentError.js";
+import { eciesDecrypt } from "../content/ecies.js";
+import { storeContentKey } from "../content/keyStore.js";
+import { loadKeystore } from "../keystore.js";
+import { JsonRpcClient, RpcCallError } from "./mine.js";
+import { readPassword } from "./password.js";
+import { DEFAULT_RPC_URL, DEFAULT_WALLET_DATADIR, formatVs } from "./wallet.js";
+
+const registry = new Interface(CONTENT_REGISTRY_ABI);
+
+/** Sub-chain names of the shipped genesis files (dev, testnet); a number names any other. */
+const SUBCHAIN_IDS: Record<string, number> = { pins: 0, posts: 1, bt: 2, comments: 3 };
+// The largest payloadGasPerByte of the shipped genesis files: a publish's gas limit covers its
+// payload at this rate (only the gas used is paid).
+const PAYLOAD_GAS_PER_BYTE = 16n;
+
+function subchainArg(value: string): number {
+  if (value in SUBCHAIN_IDS) return SUBCHAIN_IDS[value]!;
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n > 255) throw new InvalidArgumentError(`must be ${Object.keys(SUBCHAIN_IDS).join(", ")} or a sub-chain id 0-255`);
+  return n;
+}
+
+function priceArg(value: string): bigint {
+  let wei: bigint;
+  try {
+    wei = parseEther(value);
+  } catch {
+    throw new InvalidArgumentError("must be an amount of VS such as 1.5 (at most 18 decimals)");
+  }
+  if (wei < 0n) throw new InvalidArgumentError("must not be negative");
+  return wei;
+}
+
+function contentIdArg(value: string): bigint {
+  if (!/^[1-9][0-9]*$/.test(value)) throw new InvalidArgumentError("must be a content id (1, 2, ...)");
+  return BigInt(value);
+}
+
+function countArg(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n < 1 || n > 1_000_000) throw new InvalidArgumentError("must be a whole number from 1 to 1000000");
+  return n;
+}
+
+interface AccountOpts {
+  keystore: string;
+  passwordFile?: string;
+  rpc: string;
+  timeout: number;
+}
+
+/** The signing account of a content command and the node it talks to. */
+interface Session {
+  client: JsonRpcClient;
+  wallet: Wallet;
+  address: Hex;
+  /** The keystore password (publish stores the content key under it). */
+  password: string;
+  chainId: bigint;
+  timeoutMs: number;
+}
+
+async function open(opts: AccountOpts): Promise<Session> {
+  const file = resolve(opts.keystore);
+  const password = await readPassword(opts.passwordFile, { prompt: `Password for ${file}: ` });
+  const { privateKey, address } = await loadKeystore(file, password);
+  const wallet = new Wallet(new SigningKey(privateKey));
+  privateKey.fill(0);
+  const client = new JsonRpcClient(opts.rpc);
+  const chainId = BigInt((await client.call("eth_chainId")) as string);
+  return { client, wallet, address, password, chainId, timeoutMs: opts.timeout * 1000 };
+}
+
+/** A registry view through eth_call; a revert becomes an error carrying its reason. */
+async function view(s: Session, fn: string, args: unknown[]): Promise<Result> {
+  const data = registry.encodeFunctionData(fn, args);
+  const out = (await s.client.call("eth_call", [{ from: s.address, to: CONTENT_REGISTRY_ADDRESS, data }, "latest"])) as string;
+  return registry.decodeFunctionResult(fn, out);
+}
+
+interface Receipt {
+  status: string;
+  blockNumber: string;
+  gasUsed: string;
+  logs: { address: string; topics: string[]; data: string }[];
+}
+
+/**
+ * Signs a type 2 registry call (pending nonce, estimated gas plus the payload's, fee cap 2 × base
+ * fee + tip), sends it (with `payload`: through vs_sendRawTransactionWithPayload) and waits for
+ * its receipt. A call that would revert is refused before it is sent, with the module's reason.
+ */
+async function send(s: Session, data: string, value: bigint, payload?: Uint8Array): Promise<{ hash: Hex; receipt: Receipt }> {
+  const { client } = s;
+  const call = { from: s.address, to: CONTENT_REGISTRY_ADDRESS, data, value: `0x${value.toString(16)}` };
+  const estimate = BigInt((await client.call("eth_estimateGas", [call, "latest"])) as string);
+  const gasLimit = estimate + (payload ? PAYLOAD_GAS_PER_BYTE * BigInt(payload.length) : 0n);
+  const nonce = Number(BigInt((await client.call("eth_getTransactionCount", [s.address, "pending"])) as string));
+  const head = (await client.call("eth_getBlockByNumber", ["latest", false])) as { baseFeePerGas: string };
+  const tip = BigInt((await client.call("eth_maxPriorityFeePerGas")) as string);
+  const raw = await s.wallet.signTransaction({
+    type: 2,
+    chainId: s.chainId,
+    nonce,
+    to: CONTENT_REGISTRY_ADDRESS,
+    value,
+    data,
+    gasLimit,
+    maxFeePerGas: 2n * BigInt(head.baseFeePerGas) + tip,
+    maxPriorityFeePerGas: tip,
+  });
+  // the one place a payload travels: the node checks it against the publish call's contentHash
+  const hash = (payload
+    ? await client.call("vs_sendRawTransactionWithPayload", [raw, bytesToHex(payload)])
+    : await client.call("eth_sendRawTransaction", [raw])) as Hex;
+  console.log(`Transaction: ${hash}`);
+  const deadline = Date.now() + s.timeoutMs;
+  for (;;) {
+    const receipt = (await client.call("eth_getTransactionReceipt", [hash])) as Receipt | null;
+    if (receipt) {
+      if (receipt.status !== "0x1") throw new Error(`transaction ${hash} failed in block ${BigInt(receipt.blockNumber)}`);
+      return { hash, receipt };
+    }
+    if (Date.now() > deadline) throw new Error(`no receipt after ${s.timeoutMs / 1000} s; the transaction may still be included: ${hash}`);
+    await sleep(250);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function withAccount(cmd: Command, timeout: number): Command {
+  return cmd
+    .requiredOption("--keystore <file>", "keystore file of the account that signs")
+    .option("--password-file <file>", "read the keystore password from the first line of this file (else a prompt)")
+    .option("--rpc <url>", "the node's HTTP JSON-RPC endpoint", DEFAULT_RPC_URL)
+    .option("--timeout <seconds>", "how long to wait", countArg, timeout);
+}
+
+function publishCommand(): Command {
+  return withAccount(new Command("publish"), 60)
+    .description("encrypt a file with a fresh content key, store the key, and publish the ciphertext with its price and key commitment")
+    .argument("<file>", "the file to publish")
+    .requiredOption("--price <VS>", "price in VS, e.g. 1.5", priceArg)
+    .requiredOption("--subchain <name>", "sub-chain of the payload: pins, posts, bt, comments, or an id", subchainArg)
+    .option("--delivery-blocks <n>", "blocks the author has to deliver the key after a purchase", countArg, 100)
+    .option("--datadir <dir>", "data folder whose content-keys/ receives the content key (the author's node's)", DEFAULT_WALLET_DATADIR)
+    .option("--save-payload <file>", "also write the encrypted payload to this file")
+    .action(async (file: string, opts: AccountOpts & { price: bigint; subchain: number; deliveryBlocks: number; datadir: string; savePayload?: string }) => {
+      const s = await open(opts);
+      const plain = await readFile(file);
+      const key = generateContentKey();
+      const payload = encryptContent(plain, key);
+      const contentHash = bytesToHex(keccak256(payload)) as Hex;
+      const commitment = keyCommitment(key);
+      // stored before the commitment goes on chain: a published key must never be lost
+      const keyFile = await storeContentKey(resolve(opts.datadir), contentHash, key, s.password);
+      key.fill(0);
+      if (opts.savePayload) await writeFile(opts.savePayload, payload);
+      const data = registry.encodeFunctionData("publish", [contentHash, opts.subchain, opts.price, commitment, BigInt(opts.deliveryBlocks)]);
+      const { receipt } = await send(s, data, 0n, payload);
+      const log = receipt.logs.map((l) => registry.parseLog(l)).find((l) => l?.name === "ContentPublished");
+      if (!log) throw new Error("the receipt has no ContentPublished log");
+      const subRef = log.args[3] as bigint;
+      const ref = decodeSubRef(subRef);
+      console.log(`Content id:   ${log.args[0] as bigint}`);
+      console.log(`subRef:       0x${subRef.toString(16)} (sub-chain ${ref.subchainId}, sub-block ${ref.subNumber}, index ${ref.index})`);
+      console.log(`Content hash: ${contentHash}`);
+      console.log(`Price:        ${formatVs(opts.price)}`);
+      console.log(`Content key:  ${keyFile} (encrypted with the keystore's password)`);
+    });
+}
+
+function buyCommand(): Command {
+  return withAccount(new Command("buy"), 60)
+    .description("purchase content: pay its exact price into the registry's escrow")
+    .argument("<contentId>", "the content id", contentIdArg)
+    .action(async (id: bigint, opts: AccountOpts) => {
+      const s = await open(opts);
+      const c = await view(s, "getContent", [id]);
+      const price = c[3] as bigint;
+      console.log(`Buying content ${id} by ${getAddress(c[0] as string)} for ${formatVs(price)}`);
+      const { receipt } = await send(s, registry.encodeFunctionData("purchase", [id]), price);
+      const deadline = BigInt(receipt.blockNumber) + (c[5] as bigint);
+      console.log(`Purchased in block ${BigInt(receipt.blockNumber)}; the key is due by block ${deadline}, a refund is possible after it`);
+    });
+}
+
+function getCommand(): Command {
+  return withAccount(new Command("get"), 300)
+    .description("wait for the content key delivered to this account, check it, decrypt the content and write it")
+    .argument("<contentId>", "the content id", contentIdArg)
+    .requiredOption("--out <file>", "where to write the decrypted content")
+    .option("--payload <file>", "the encrypted payload from a file instead of vs_getPayload")
+    .action(async (id: bigint, opts: AccountOpts & { out: string; payload?: string }) => {
+      const s = await open(opts);
+      const c = await view(s, "getContent", [id]);
+      const [contentHash, commitment, deliveryBlocks] = [c[2] as Hex, c[4] as Hex, c[5] as bigint];
+      const p = await view(s, "getPurchase", [id, s.address]);
+      const purchaseBlock = p[1] as bigint;
+      if (purchaseBlock === 0n) throw new Error(`${getAddress(s.address)} has no purchase of content ${id}: run vs1984 content buy ${id} first`);
+      if (p[3] as boolean) throw new Error(`the purchase of content ${id} by ${getAddress(s.address)} was refunded`);
+      const due = purchaseBlock + deliveryBlocks;
+      const refundHint = `vs1984 content refund ${id} --keystore ${opts.keystore}`;
+      const stopAt = Date.now() + s.timeoutMs;
+      let sealed: string;
+      for (;;) {
+        sealed = (await view(s, "getEncryptedKey", [id, s.address]))[0] as string;
+        if (sealed !== "0x") break;
+        const head = BigInt((await s.client.call("eth_blockNumber")) as string);
+        if (head > due) {
+          console.log(`No key delivered by block ${due}, the deadline: the price can be taken back with\n  ${refundHint}`);
+          process.exitCode = 2;
+          return;
+        }
+        if (Date.now() > stopAt) throw new Error(`no key delivered after ${opts.timeout} s (block ${head}; the deadline is block ${due}, a refund is possible after it)`);
+        await sleep(1000);
+      }
+      const accountKey = hexToBytes(s.wallet.privateKey as Hex);
+      let key: Uint8Array;
+      try {
+        key = eciesDecrypt(accountKey, hexToBytes(sealed as Hex));
+      } catch (e) {
+        const code = e instanceof ContentError ? ` (${e.code})` : "";
+        throw new Error(`wrong key: the delivered box does not open with this account's key${code}; the escrow is already released (docs/content.md)`, { cause: e });
+      } finally {
+        accountKey.fill(0);
+      }
+      try {
+        checkKeyCommitment(key, commitment);
+      } catch (e) {
+        key.fill(0);
+        throw new Error(`wrong key: the delivered key does not match the on-chain commitment ${commitment}; the escrow is already released (docs/content.md)`, { cause: e });
+      }
+      const payload = opts.payload ? new Uint8Array(await readFile(opts.payload)) : await fetchPayload(s, contentHash);
+      if (bytesToHex(keccak256(payload)) !== contentHash) throw new Error(`the payload does not hash to the content hash ${contentHash}`);
+      const plain = decryptContent(payload, key);
+      key.fill(0);
+      const tmp = `${opts.out}.partial`;
+      try {
+        await writeFile(tmp, plain);
+        await rename(tmp, opts.out);
+      } catch (e) {
+        await unlink(tmp).catch(() => undefined);
+        throw e;
+      }
+      console.log(`Key checked against the commitment; wrote ${plain.length} bytes to ${opts.out}`);
+    });
+}
+
+async function fetchPayload(s: Session, contentHash: Hex): Promise<Uint8Array> {
+  try {
+    return hexToBytes((await s.client.call("vs_getPayload", [contentHash])) as Hex);
+  } catch (e) {
+    if (e instanceof RpcCallError && e.code === -32601) throw new Error("this node does not serve vs_getPayload yet: give the encrypted payload with --payload FILE", { cause: e });
+    throw e;
+  }
+}
+
+function refundCommand(): Command {
+  return withAccount(new Command("refund"), 60)
+    .description("take the price back after the delivery deadline passed without a key")
+    .argument("<contentId>", "the content id", contentIdArg)
+    .action(async (id: bigint, opts: AccountOpts) => {
+      const s = await open(opts);
+      const { receipt } = await send(s, registry.encodeFunctionData("refund", [id]), 0n);
+      const log = receipt.logs.map((l) => registry.parseLog(l)).find((l) => l?.name === "Refunded");
+      console.log(`Refunded ${formatVs((log?.args[2] as bigint | undefined) ?? 0n)} in block ${BigInt(receipt.blockNumber)}`);
+    });
+}
+
+/** The `vs1984 content` command: publish, buy, get, refund. */
+export function contentCommand(): Command {
+  return new Command("content")
+    .description("paid content: publish encrypted files, buy them, get them once the key is delivered, refund")
+    .addCommand(publishCommand())
+    .addCommand(buyCommand())
+    .addCommand(getCommand())
+    .addCommand(refundCommand())
+    .addHelpText("after", "\nThe author's node delivers keys when it runs with --content.keystore (docs/content.md, \"Key-delivery service\").");
+}
