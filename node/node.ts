@@ -98,7 +98,11 @@ export class VsNode {
       ...subscriptionMethods({ subscriptions: this.subscriptions }),
       ...vsMethods({ chain, peers: () => this.network?.peers() ?? [] }),
       ...contentMethods({ chain, subscriptions: this.subscriptions, localAccounts: () => opts.devAccounts.map((a) => a.address) }),
-      ...payloadMethods({ submitRawTransactionWithPayload: (raw, payload) => this.submitRawTransactionWithPayload(raw, payload) }),
+      ...payloadMethods({
+        submitRawTransactionWithPayload: (raw, payload) => this.submitRawTransactionWithPayload(raw, payload),
+        chain,
+        payloads: this.ledger.payloads,
+      }),
     );
     registry.register(discoverMethod(registry, { version: VERSION }));
     const cd = opts.contentDelivery;

@@ -1,5 +1,5 @@
-import type { Hex } from "../chain/index.js";
-import { resultSchema as rs } from "./format.js";
+import { type Blockchain, type Hex, type PayloadPool, type SubRef, decodeSubRef, encodeSubRef, merkleProof } from "../chain/index.js";
+import { bytes, quantity, resultSchema as rs } from "./format.js";
 import * as param from "./params.js";
 import { defineMethod, type RpcMethod } from "./rpcMethod.js";
 
@@ -10,10 +10,72 @@ export interface PayloadDeps {
    * transaction's hash; throws PublishPayloadError, PayloadPoolError, TxError or TxPoolError.
    */
   submitRawTransactionWithPayload: (raw: Uint8Array, payload: Uint8Array) => Promise<Hex>;
+  /** The sub-chain records (canonical sub-blocks, stored payloads). */
+  chain: Pick<Blockchain, "subchains">;
+  /** Payloads not mined yet. */
+  payloads: Pick<PayloadPool, "get">;
 }
+
+/** A payload located by vs_getPayload: where it sits in the canonical sub-chain, its proof, and the bytes if held. */
+export interface PayloadJson {
+  payloadHash: Hex;
+  /** The payload bytes; null when this node does not store them (a sub-chain it does not follow). */
+  payload: Hex | null;
+  subRef: { word: Hex; subchainId: Hex; subNumber: Hex; index: Hex };
+  subBlockHash: Hex;
+  payloadRoot: Hex;
+  /** merkletreejs's proof of payloadHash against payloadRoot (docs/subchains.md). */
+  proof: { position: "left" | "right"; data: Hex }[];
+}
+
+const HASH_DIGITS = /^0x[0-9a-fA-F]{64}$/;
+
+/** A contentHash (exactly 32 bytes of hex) or a packed subRef word (a quantity). */
+const payloadRef = param.custom<{ hash: Hex } | { subRef: SubRef; word: bigint }>(
+  "Payload reference",
+  { title: "contentHash (32 bytes) or packed subRef (quantity)", type: "string" },
+  (v) => {
+    if (typeof v === "string" && HASH_DIGITS.test(v)) return { hash: param.parseHash(v) };
+    const word = param.parseQuantity(v);
+    return { subRef: decodeSubRef(word), word };
+  },
+);
 
 /** The `vs_` methods of sub-chain payloads (docs/subchains.md). */
 export function payloadMethods(deps: PayloadDeps): RpcMethod[] {
+  const { subchains } = deps.chain;
+
+  const locate = async (ref: { hash: Hex } | { subRef: SubRef; word: bigint }): Promise<PayloadJson | null> => {
+    let hash: Hex;
+    let subBlockHash: Hex;
+    let index: number;
+    if ("hash" in ref) {
+      const at = await subchains.getPayloadLocation(ref.hash);
+      if (!at) return null;
+      [hash, subBlockHash, index] = [ref.hash, at.subBlockHash, at.index];
+    } else {
+      const { subchainId, subNumber } = ref.subRef;
+      const canonical = subNumber > 0n ? await subchains.getCanonicalHash(subchainId, subNumber) : undefined;
+      if (!canonical) return null;
+      [subBlockHash, index] = [canonical, ref.subRef.index];
+      const hashes = await subchains.getPayloadHashes(canonical);
+      if (!hashes || index >= hashes.length) return null;
+      hash = hashes[index]!;
+    }
+    const sub = (await subchains.getSubBlock(subBlockHash))!;
+    const payload = (await subchains.getPayload(hash)) ?? deps.payloads.get(hash);
+    const { subchainId, number } = sub.header;
+    const word = encodeSubRef({ subchainId, subNumber: number, index });
+    return {
+      payloadHash: hash,
+      payload: payload ? bytes(payload) : null,
+      subRef: { word: quantity(word), subchainId: quantity(subchainId), subNumber: quantity(number), index: quantity(index) },
+      subBlockHash,
+      payloadRoot: sub.header.payloadRoot,
+      proof: merkleProof(sub.payloadHashes, index),
+    };
+  };
+
   return [
     defineMethod({
       name: "vs_sendRawTransactionWithPayload",
@@ -23,6 +85,15 @@ export function payloadMethods(deps: PayloadDeps): RpcMethod[] {
       params: [param.data("Transaction"), param.data("Payload")],
       result: { name: "Transaction hash", schema: rs.hash },
       handler: ([raw, payload]) => deps.submitRawTransactionWithPayload(raw, payload),
+    }),
+    defineMethod({
+      name: "vs_getPayload",
+      summary:
+        "Returns a mined payload by contentHash or packed subRef: its place in the canonical sub-chain, the sub-block's payloadRoot and the Merkle proof, " +
+        "and the bytes when this node stores them (followed sub-chains; else payload is null); null when no canonical sub-block carries it.",
+      params: [payloadRef],
+      result: { name: "Payload", schema: rs.orNull(rs.object) },
+      handler: ([ref]) => locate(ref),
     }),
   ];
 }

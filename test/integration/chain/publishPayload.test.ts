@@ -8,6 +8,8 @@ import {
   payloadHash,
   publishCommitment,
   decodeTransaction,
+  verifyPayloadProof,
+  type MerkleProof,
   type GenesisConfig,
   type Hex,
 } from "../../../chain/index.js";
@@ -131,5 +133,39 @@ describe("vs_sendRawTransactionWithPayload", () => {
     const hash = await call("vs_sendRawTransactionWithPayload", hexlify(raw), hexlify(payload));
     expect(hash).toBe(ethersKeccak(raw));
     expect(l.payloads.payloadsFor(hash as Hex)).toEqual([payload]);
+  });
+});
+
+describe("vs_getPayload", () => {
+  it("serves a mined payload by contentHash or subRef with a proof against its sub-block's payloadRoot", async () => {
+    const [node, close] = await startTestNode({ mine: false });
+    closers.push(close);
+    const call = httpCall(node.rpc!.url);
+    const l = node.ledger;
+    const PINS = 0;
+    const pin = randomBytes(300);
+    const post = randomBytes(200);
+    await call("vs_sendRawTransactionWithPayload", hexlify(await signedPublish(l, 0, ethersKeccak(pin), PINS, 0)), hexlify(pin));
+    await call("vs_sendRawTransactionWithPayload", hexlify(await signedPublish(l, 1, ethersKeccak(post), POSTS, 0)), hexlify(post));
+    // before it is mined no canonical sub-block carries it
+    expect(await call("vs_getPayload", ethersKeccak(pin))).toBeNull();
+    await mineBlock(l, keyOf(devWallet(9)), addr(9));
+
+    type PayloadJson = { payloadHash: Hex; payload: string | null; subRef: Record<string, string>; payloadRoot: Hex; proof: MerkleProof; subBlockHash: Hex };
+    const byHash = (await call("vs_getPayload", ethersKeccak(pin))) as PayloadJson;
+    expect(byHash.payload).toBe(hexlify(pin));
+    expect(byHash.subRef).toEqual({ word: `0x${(1n << 32n).toString(16)}`, subchainId: "0x0", subNumber: "0x1", index: "0x0" });
+    expect(verifyPayloadProof(byHash.payloadRoot, payloadHash(pin), byHash.proof, 0)).toBe(true);
+    expect(await call("vs_getPayload", byHash.subRef.word)).toEqual(byHash);
+
+    // posts is not followed: the place and proof, without the bytes
+    const other = (await call("vs_getPayload", ethersKeccak(post))) as PayloadJson;
+    expect(other.payload).toBeNull();
+    expect(other.subRef.subchainId).toBe("0x1");
+    expect(verifyPayloadProof(other.payloadRoot, payloadHash(post), other.proof, 0)).toBe(true);
+
+    expect(await call("vs_getPayload", ethersKeccak(randomBytes(5)))).toBeNull();
+    expect(await call("vs_getPayload", `0x${((1n << 96n) | (9n << 32n)).toString(16)}`)).toBeNull();
+    expect((await rpcError(call("vs_getPayload", "0x0012"))).code).toBe(-32602);
   });
 });
