@@ -5,7 +5,7 @@ import { readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { bytesToHex, hexToBytes } from "@ethereumjs/util";
 import { Command, InvalidArgumentError } from "commander";
-import { Interface, type Result, SigningKey, Wallet, getAddress, parseEther } from "ethers";
+import { Interface, type Result, SigningKey, Wallet, getAddress } from "ethers";
 import { CONTENT_REGISTRY_ABI, CONTENT_REGISTRY_ADDRESS, decodeSubRef, keccak256, type Hex } from "../../chain/index.js";
 import { checkKeyCommitment, decryptContent, encryptContent, generateContentKey, keyCommitment } from "../content/contentCipher.js";
 import { ContentError } from "../content/contentError.js";
@@ -14,7 +14,7 @@ import { storeContentKey } from "../content/keyStore.js";
 import { loadKeystore } from "../keystore.js";
 import { JsonRpcClient, RpcCallError } from "./mine.js";
 import { readPassword } from "./password.js";
-import { DEFAULT_RPC_URL, DEFAULT_WALLET_DATADIR, formatVs } from "./wallet.js";
+import { DEFAULT_RPC_URL, DEFAULT_WALLET_DATADIR, formatVs, valueArg } from "./wallet.js";
 
 const registry = new Interface(CONTENT_REGISTRY_ABI);
 
@@ -29,17 +29,6 @@ function subchainArg(value: string): number {
   const n = Number(value);
   if (!/^[0-9]+$/.test(value) || n > 255) throw new InvalidArgumentError(`must be ${Object.keys(SUBCHAIN_IDS).join(", ")} or a sub-chain id 0-255`);
   return n;
-}
-
-function priceArg(value: string): bigint {
-  let wei: bigint;
-  try {
-    wei = parseEther(value);
-  } catch {
-    throw new InvalidArgumentError("must be an amount of VS such as 1.5 (at most 18 decimals)");
-  }
-  if (wei < 0n) throw new InvalidArgumentError("must not be negative");
-  return wei;
 }
 
 function contentIdArg(value: string): bigint {
@@ -153,7 +142,7 @@ function publishCommand(): Command {
   return withAccount(new Command("publish"), 60)
     .description("encrypt a file with a fresh content key, store the key, and publish the ciphertext with its price and key commitment")
     .argument("<file>", "the file to publish")
-    .requiredOption("--price <VS>", "price in VS, e.g. 1.5", priceArg)
+    .requiredOption("--price <VS>", "price in VS, e.g. 1.5", valueArg)
     .requiredOption("--subchain <name>", "sub-chain of the payload: pins, posts, bt, comments, or an id", subchainArg)
     .option("--delivery-blocks <n>", "blocks the author has to deliver the key after a purchase", countArg, 100)
     .option("--datadir <dir>", "data folder whose content-keys/ receives the content key (the author's node's)", DEFAULT_WALLET_DATADIR)

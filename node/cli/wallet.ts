@@ -28,7 +28,8 @@ function addressArg(value: string): Hex {
   return value.toLowerCase() as Hex;
 }
 
-function valueArg(value: string): bigint {
+/** Parses an amount of VS (`1.5`, at most 18 decimals, not negative) into wei; a commander argument parser. */
+export function valueArg(value: string): bigint {
   let wei: bigint;
   try {
     wei = parseEther(value);
