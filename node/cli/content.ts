@@ -192,7 +192,7 @@ function getCommand(): Command {
     .description("wait for the content key delivered to this account, check it, decrypt the content and write it")
     .argument("<contentId>", "the content id", contentIdArg)
     .requiredOption("--out <file>", "where to write the decrypted content")
-    .option("--payload <file>", "the encrypted payload from a file instead of vs_getPayload")
+    .option("--payload <file>", "the encrypted payload from a file instead of vs_getPayload (checked against the content hash all the same)")
     .action(async (id: bigint, opts: AccountOpts & { out: string; payload?: string }) => {
       const s = await open(opts);
       const c = await view(s, "getContent", [id]);
@@ -249,13 +249,18 @@ function getCommand(): Command {
     });
 }
 
+/** The payload from the node (vs_getPayload); its hash is checked against the on-chain contentHash by the caller. */
 async function fetchPayload(s: Session, contentHash: Hex): Promise<Uint8Array> {
+  let found: { payload: Hex | null } | null;
   try {
-    return hexToBytes((await s.client.call("vs_getPayload", [contentHash])) as Hex);
+    found = (await s.client.call("vs_getPayload", [contentHash])) as { payload: Hex | null } | null;
   } catch (e) {
-    if (e instanceof RpcCallError && e.code === -32601) throw new Error("this node does not serve vs_getPayload yet: give the encrypted payload with --payload FILE", { cause: e });
+    if (e instanceof RpcCallError && e.code === -32601) throw new Error("this node does not serve vs_getPayload: give the encrypted payload with --payload FILE", { cause: e });
     throw e;
   }
+  if (!found) throw new Error(`no canonical sub-block carries payload ${contentHash} (yet)`);
+  if (!found.payload) throw new Error(`the node does not store payload ${contentHash} (a sub-chain it does not follow): ask a node that follows it, or give --payload FILE`);
+  return hexToBytes(found.payload);
 }
 
 function refundCommand(): Command {

@@ -52,6 +52,10 @@ describe("vs1984 content against `vs1984 node --dev --content.keystore`", () => 
     expect([got.code, got.out]).toEqual([0, expect.stringContaining("Key checked against the commitment; wrote 200000 bytes")]);
     expect((await readFile(out)).equals(plain)).toBe(true);
     expect(node.output()).toContain('"msg":"Key delivered"');
+    // without --payload the payload comes from vs_getPayload; this node follows pins only, so it knows
+    // the payload's place but not its bytes, and says so
+    const fromNode = await vs1984(["content", "get", "1", "--out", `${out}.2`, "--keystore", buyer, ...common]);
+    expect([fromNode.code, fromNode.out]).toEqual([1, expect.stringMatching(/the node does not store payload 0x[0-9a-f]{64} \(a sub-chain it does not follow\)/)]);
 
     // content of an author whose node does not run: no key by the deadline, then the refund
     const other = await vs1984(["content", "publish", file, "--price", "0.25", "--subchain", "posts", "--delivery-blocks", "1", "--keystore", otherAuthor, "--datadir", join(dir, "other"), ...common]);
