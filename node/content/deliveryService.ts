@@ -242,9 +242,15 @@ export class KeyDeliveryService {
     }
     if (headNumber - purchase.blockNumber + 1n < BigInt(this.opts.confirmations)) return false;
     if (p.deliveryTx) {
-      // still on its way (pooled) or included and about to show: do not send a second one
-      if (this.modules.pool.has(p.deliveryTx) || (await this.modules.chain.getTxLocation(p.deliveryTx))) return false;
-      this.modules.log.info({ contentId: p.contentId.toString(), buyer: p.buyer, tx: p.deliveryTx }, "Delivery left the chain and the pool; sending again");
+      // still on its way: do not send a second one
+      if (this.modules.pool.has(p.deliveryTx)) return false;
+      // included, yet the head state shows no delivery: it reverted (say, mined before a purchase
+      // that a reorg put back behind it); otherwise it left both the chain and the pool
+      const included = await this.modules.chain.getTxLocation(p.deliveryTx);
+      this.modules.log.info(
+        { contentId: p.contentId.toString(), buyer: p.buyer, tx: p.deliveryTx },
+        included ? "Delivery was included without delivering; sending again" : "Delivery left the chain and the pool; sending again",
+      );
     }
     if (this.failed.has(id)) return false;
     try {

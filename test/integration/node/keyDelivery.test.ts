@@ -7,7 +7,9 @@ import { eciesDecrypt } from "../../../node/content/ecies.js";
 import { storeContentKey } from "../../../node/content/keyStore.js";
 import { devAccount } from "../../../node/devAccounts.js";
 import type { VsNode } from "../../../node/node.js";
-import { tempDir, testGenesis } from "../../helpers/ledger.js";
+import type { Block } from "../../../chain/index.js";
+import type { Ledger } from "../../../node/ledger.js";
+import { openLedger, tempDir, testGenesis } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
 import { registry, sendModuleCall, testContentHash } from "../../helpers/modules.js";
 import { startTestNode } from "../../helpers/node.js";
@@ -161,5 +163,60 @@ describe("the author's key-delivery service on a real node (RocksDB)", () => {
     expect(await balance(node, buyer.address)).toBe(before.buyer - PRICE - (await fee(purchase)));
     expect(await balance(node, unserved.address)).toBe(before.unserved - (await fee(purchase2)) - (await fee(refund)));
     await stop();
+  });
+});
+
+describe("the key-delivery service across a reorg", () => {
+  it("drops a purchase a reorg removed, and delivers once when the purchase comes back", async () => {
+    const genesis = await testGenesis();
+    const [datadir, removeDir] = tempDir();
+    closers.push(removeDir);
+    const [node, stop] = await startTestNode({ genesis, datadir, mine: false, contentDelivery: { authorKey: author.privateKey, contentKeyPassword: PASSWORD, confirmations: 1 } });
+    closers.push(stop);
+    const [side, closeSide] = await openLedger(genesis);
+    closers.push(closeSide);
+    const mine = (l: Ledger, m = miner): Promise<Block> => mineBlock(l, m.privateKey, m.address);
+
+    const key = generateContentKey();
+    const cipher = encryptContent(randomBytes(1000), key);
+    const contentHash = `0x${Buffer.from(keccak256(cipher)).toString("hex")}` as Hex;
+    await storeContentKey(datadir, contentHash, key, PASSWORD, { scryptN: 2 ** 10 });
+    await sendModuleCall(node.ledger, 0, { data: registry.encodeFunctionData("publish", [contentHash, 1, PRICE, keyCommitment(key), 50n]), nonce: 0, payload: cipher, gasLimit: 2_000_000n });
+    const shared = await mine(node.ledger);
+    expect((await side.importBlock(shared)).status).toBe("head");
+
+    // the purchase and its delivery on the node's branch
+    const purchase = await sendModuleCall(node.ledger, 1, { data: registry.encodeFunctionData("purchase", [1n]), value: PRICE, nonce: 0 });
+    await mine(node.ledger);
+    await node.contentDelivery!.settled();
+    const [delivery] = node.ledger.pool.senderTransactions(author.address);
+    expect(delivery).toBeDefined();
+    await mine(node.ledger);
+    expect((await view(node, "getPurchase", [1n, buyer.address]))[2]).toBe(true);
+
+    // a heavier branch without either; the buyer's transaction is lost (taken out of the pool)
+    const other = devAccount(8);
+    const branch: Block[] = [];
+    for (let i = 0; i < 4; i++) branch.push(await mine(side, other));
+    for (const b of branch) await node.ledger.importBlock(b);
+    await node.ledger.settled();
+    node.ledger.pool.remove([purchase, delivery!.hash]);
+    await mine(node.ledger);
+    await node.contentDelivery!.settled();
+    expect((await view(node, "getPurchase", [1n, buyer.address]))[1]).toBe(0n);
+    expect(node.ledger.pool.senderTransactions(author.address)).toHaveLength(0);
+
+    // the buyer sends the purchase again: found by the rescan, delivered once
+    await sendModuleCall(node.ledger, 1, { data: registry.encodeFunctionData("purchase", [1n]), value: PRICE, nonce: 0 });
+    await mine(node.ledger);
+    await node.contentDelivery!.settled();
+    expect(node.ledger.pool.senderTransactions(author.address)).toHaveLength(1);
+    await mine(node.ledger);
+    await mine(node.ledger);
+    await node.contentDelivery!.settled();
+    expect(node.ledger.pool.senderTransactions(author.address)).toHaveLength(0);
+    expect((await keyDeliveredLogs(node)).map((d) => d.buyer)).toEqual([buyer.address]);
+    const sealed = (await view(node, "getEncryptedKey", [1n, buyer.address]))[0] as string;
+    checkKeyCommitment(eciesDecrypt(buyer.privateKey, hexToBytes(sealed as Hex)), keyCommitment(key));
   });
 });
