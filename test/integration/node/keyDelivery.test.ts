@@ -220,3 +220,30 @@ describe("the key-delivery service across a reorg", () => {
     checkKeyCommitment(eciesDecrypt(buyer.privateKey, hexToBytes(sealed as Hex)), keyCommitment(key));
   });
 });
+
+describe("the key-delivery service's confirmations", () => {
+  it("waits until the purchase block has `confirmations` blocks (its own included) before delivering", async () => {
+    const genesis = await testGenesis();
+    const [datadir, removeDir] = tempDir();
+    closers.push(removeDir);
+    const [node, stop] = await startTestNode({ genesis, datadir, mine: false, contentDelivery: { authorKey: author.privateKey, contentKeyPassword: PASSWORD, confirmations: 3 } });
+    closers.push(stop);
+    const mine = async (): Promise<void> => {
+      await mineBlock(node.ledger, miner.privateKey, miner.address);
+      await node.contentDelivery!.settled();
+    };
+    const key = generateContentKey();
+    const cipher = encryptContent(randomBytes(500), key);
+    const contentHash = `0x${Buffer.from(keccak256(cipher)).toString("hex")}` as Hex;
+    await storeContentKey(datadir, contentHash, key, PASSWORD, { scryptN: 2 ** 10 });
+    await sendModuleCall(node.ledger, 0, { data: registry.encodeFunctionData("publish", [contentHash, 1, PRICE, keyCommitment(key), 50n]), nonce: 0, payload: cipher, gasLimit: 2_000_000n });
+    await mine();
+    await sendModuleCall(node.ledger, 1, { data: registry.encodeFunctionData("purchase", [1n]), value: PRICE, nonce: 0 });
+    await mine(); // 1 confirmation
+    expect(node.ledger.pool.senderTransactions(author.address)).toHaveLength(0);
+    await mine(); // 2
+    expect(node.ledger.pool.senderTransactions(author.address)).toHaveLength(0);
+    await mine(); // 3: due
+    expect(node.ledger.pool.senderTransactions(author.address)).toHaveLength(1);
+  });
+});
