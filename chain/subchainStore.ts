@@ -230,6 +230,18 @@ export class SubchainStore {
   }
 }
 
+/**
+ * The ids of the sub-chains named in node config (`--subchains posts,bt`); throws RangeError naming
+ * an unknown one. Pins is followed anyway and may be named.
+ */
+export function subchainIdsByName(subchains: readonly SubchainDeclaration[], names: readonly string[]): number[] {
+  return names.map((name) => {
+    const decl = subchains.find((d) => d.name === name);
+    if (!decl) throw new RangeError(`unknown sub-chain "${name}": the genesis declares ${subchains.map((d) => d.name).join(", ")}`);
+    return decl.id;
+  });
+}
+
 /** The sub-chain tips after a main block that seals `sealed` on a parent whose tips were `parentTips`. */
 export function nextTips(parentTips: ReadonlyMap<number, Hex>, sealed: readonly SubBlock[]): Map<number, Hex> {
   const tips = new Map(parentTips);

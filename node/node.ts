@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { type GenesisConfig, type Hex } from "../chain/index.js";
+import { type GenesisConfig, type Hex, subchainIdsByName } from "../chain/index.js";
 import {
   contentMethods,
   FilterManager,
@@ -42,6 +42,8 @@ export interface NodeOptions {
   p2p: (Partial<NetworkOptions> & HostOptions) | null;
   /** Unix seconds now (test-only clock override). */
   now?: () => bigint;
+  /** Names of the sub-chains whose payloads this node stores besides pins (`--subchains posts,bt`); absent: pins only. */
+  subchains?: string[];
   /** The author's key-delivery service (`--content.keystore`): the author's key, the content keys' password, settings; null or absent for none. */
   contentDelivery?: (Partial<Omit<KeyDeliveryOptions, "datadir">> & { authorKey: Uint8Array; contentKeyPassword: string }) | null;
 }
@@ -72,6 +74,7 @@ export class VsNode {
       datadir: opts.datadir,
       genesis: opts.genesis,
       minerKey: opts.minerKey ?? undefined,
+      subchains: subchainIdsByName(opts.genesis.subchains, opts.subchains ?? []),
       now: opts.now,
       onError: (e) => log.warn({ err: e }, "Background task failed"),
       onImported: metrics ? (s) => metrics.observeImport(s) : undefined,

@@ -20,6 +20,7 @@ import { isInvalidBlockError } from "../../../p2p/validity.js";
 import { devWallet, keyOf, openLedger, tempDir, testGenesis } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
 import { registry, sendModuleCall } from "../../helpers/modules.js";
+import { startTestNode } from "../../helpers/node.js";
 import { codeOf } from "../../helpers/rejection.js";
 
 const closers: (() => Promise<void> | void)[] = [];
@@ -204,3 +205,15 @@ describe("sub-blocks in main blocks (RocksDB)", () => {
 function genesisHashOf(l: Ledger): Hex {
   return l.chain.genesisHash;
 }
+
+describe("followed sub-chains (--subchains)", () => {
+  it("stores payloads of the named sub-chains and pins, and refuses an unknown name", async () => {
+    const [node, close] = await startTestNode({ mine: false, subchains: ["posts"] });
+    closers.push(close);
+    const follows = [0, 1, 2, 3].map((id) => node.ledger.chain.subchains.follows(id));
+    expect(follows).toEqual([true, true, false, false]);
+    const [dir, remove] = tempDir();
+    closers.push(remove);
+    await expect(startTestNode({ datadir: dir, subchains: ["posts", "nope"] })).rejects.toThrow(/unknown sub-chain "nope": the genesis declares pins, posts, bt, comments/);
+  });
+});
