@@ -31,7 +31,7 @@ describe("vs1984 content against `vs1984 node --dev --content.keystore`", () => 
     const [author, buyer, otherAuthor] = [await ks(0), await ks(1), await ks(2)];
     const datadir = join(dir, "node");
 
-    const node = runCli(["node", "--dev", "--datadir", datadir, "--rpc.port", "0", "--p2p.port", "0", "--content.keystore", author, "--content.password-file", pw], { NODE_OPTIONS: "" });
+    const node = runCli(["node", "--dev", "--datadir", datadir, "--rpc.port", "0", "--p2p.port", "0", "--subchains", "posts", "--content.keystore", author, "--content.password-file", pw], { NODE_OPTIONS: "" });
     running.push(node);
     const rpc = (await node.waitFor(/"url":"(http:\/\/127\.0\.0\.1:\d+\/)"/, 60_000))[1]!;
     const common = ["--password-file", pw, "--rpc", rpc];
@@ -52,10 +52,10 @@ describe("vs1984 content against `vs1984 node --dev --content.keystore`", () => 
     expect([got.code, got.out]).toEqual([0, expect.stringContaining("Key checked against the commitment; wrote 200000 bytes")]);
     expect((await readFile(out)).equals(plain)).toBe(true);
     expect(node.output()).toContain('"msg":"Key delivered"');
-    // without --payload the payload comes from vs_getPayload; this node follows pins only, so it knows
-    // the payload's place but not its bytes, and says so
+    // without --payload the payload comes from the node's sub-chain store (vs_getPayload; it follows posts)
     const fromNode = await vs1984(["content", "get", "1", "--out", `${out}.2`, "--keystore", buyer, ...common]);
-    expect([fromNode.code, fromNode.out]).toEqual([1, expect.stringMatching(/the node does not store payload 0x[0-9a-f]{64} \(a sub-chain it does not follow\)/)]);
+    expect([fromNode.code, fromNode.out]).toEqual([0, expect.stringContaining("wrote 200000 bytes")]);
+    expect((await readFile(`${out}.2`)).equals(plain)).toBe(true);
 
     // content of an author whose node does not run: no key by the deadline, then the refund
     const other = await vs1984(["content", "publish", file, "--price", "0.25", "--subchain", "posts", "--delivery-blocks", "1", "--keystore", otherAuthor, "--datadir", join(dir, "other"), ...common]);
