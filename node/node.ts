@@ -149,15 +149,17 @@ export class VsNode {
 
   /** Pools a transaction submitted here (RPC, wallet) and starts its stem phase towards the network. */
   async submitRawTransaction(raw: Uint8Array): Promise<Hex> {
-    const hash = await this.ledger.submitRawTransaction(raw);
-    this.network?.announceTransaction(raw).catch((e: unknown) => this.log.warn({ err: e }, "Transaction announcement failed"));
-    return hash;
+    return this.announce(await this.ledger.submitRawTransaction(raw), raw);
   }
 
   /** Pools a publish transaction with its payload (vs_sendRawTransactionWithPayload) and announces the transaction (payload gossip is not wired yet). */
   async submitRawTransactionWithPayload(raw: Uint8Array, payload: Uint8Array): Promise<Hex> {
-    const hash = await this.ledger.submitRawTransactionWithPayload(raw, payload);
-    this.network?.announceTransaction(raw).catch((e: unknown) => this.log.warn({ err: e }, "Transaction announcement failed"));
+    return this.announce(await this.ledger.submitRawTransactionWithPayload(raw, payload), raw);
+  }
+
+  /** Starts the stem phase of a transaction pooled here; returns its hash. */
+  private announce(hash: Hex, raw: Uint8Array): Hex {
+    this.network?.announceTransaction(hash, raw).catch((e: unknown) => this.log.warn({ err: e }, "Transaction announcement failed"));
     return hash;
   }
 

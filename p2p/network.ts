@@ -4,13 +4,12 @@ import { TopicValidatorResult, type Message } from "@libp2p/gossipsub";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
 import type { Logger } from "pino";
-import { bytesToHex } from "@ethereumjs/util";
 import {
   ChainEvent,
   TxPoolErrorCode,
+  type TxPoolError,
   headerHash,
   isNodeError,
-  keccak256,
   type Block,
   type Blockchain,
   type ChainEventData,
@@ -286,9 +285,9 @@ export class Network extends EventEmitter<NetworkEvents> {
   }
 
   /** Sends a transaction this node's wallet or RPC submitted (already pooled) into its stem phase. */
-  async announceTransaction(raw: Uint8Array): Promise<void> {
+  async announceTransaction(hash: Hex, raw: Uint8Array): Promise<void> {
     if (!this.started) return;
-    await this.stem.originate(bytesToHex(keccak256(raw)), raw);
+    await this.stem.originate(hash, raw);
   }
 
   /** Dials a peer (multiaddr with /p2p/); resolves when connected. */
@@ -322,7 +321,7 @@ export class Network extends EventEmitter<NetworkEvents> {
     });
     await rr.register(HEADERS, async (_peer, request) => encodeHeaders(await serveHeaders(chain, decodeHeadersRequest(request))));
     await rr.register(BODIES, async (_peer, request) => encodeBodies(await serveBodies(chain, decodeBodiesRequest(request))));
-    await rr.register(PEERS, async (peer) => encodePeers(this.peerRecords(peer)));
+    await rr.register(PEERS, async (peer) => encodePeers(await this.peerRecords(peer)));
     await rr.register(STEM, (peer, request) => this.onStemRequest(peer, request), { maxRequestBytes: MAX_STEM_BYTES });
   }
 
@@ -413,14 +412,14 @@ export class Network extends EventEmitter<NetworkEvents> {
     };
   }
 
-  private peerRecords(except: string): PeerRecord[] {
+  private async peerRecords(except: string): Promise<PeerRecord[]> {
     const host = this.requireHost();
     const records: PeerRecord[] = [];
     for (const conn of host.getConnections()) {
       const id = conn.remotePeer.toString();
       if (id === except || !this.statuses.has(id) || records.some((r) => r.id === id)) continue;
       // the address it listens on as identify told it, else the one it connected from
-      const listen = this.listenAddrs(conn.remotePeer);
+      const listen = await this.listenAddrs(conn.remotePeer);
       const addrs = listen.length > 0 ? listen : conn.direction === "outbound" ? [withoutPeer(conn.remoteAddr)] : [];
       if (addrs.length > 0) records.push({ id, addrs: addrs.slice(0, 8) });
       if (records.length >= MAX_PEERS_PER_RESPONSE) break;
@@ -428,12 +427,15 @@ export class Network extends EventEmitter<NetworkEvents> {
     return records;
   }
 
-  private listenAddrs(peer: PeerId): string[] {
-    return this.identified.get(peer.toString()) ?? [];
+  /** The listen addresses a peer announced through identify (in the peer store); none if it has not yet. */
+  private async listenAddrs(peer: PeerId): Promise<string[]> {
+    try {
+      const record = await this.requireHost().peerStore.get(peer);
+      return record.addresses.map((a) => a.multiaddr.toString()).filter((a) => !a.includes("/p2p-circuit"));
+    } catch {
+      return [];
+    }
   }
-
-  /** Listen addresses peers announced through identify. */
-  private readonly identified = new Map<string, string[]>();
 
   // -------------------------------------------------------------------------------------------
   // gossip
@@ -474,7 +476,7 @@ export class Network extends EventEmitter<NetworkEvents> {
     } catch (e) {
       if (isNodeError(e) && e.code === TxPoolErrorCode.ALREADY_KNOWN) {
         // it may be one we hold in its stem: the stem is over once it is gossiped
-        this.stem.seenInGossip(bytesToHex(keccak256(msg.data)));
+        this.stem.seenInGossip((e as TxPoolError).type.hash);
         return TopicValidatorResult.Ignore;
       }
       if (isInvalidTransactionError(e)) {
@@ -550,7 +552,6 @@ export class Network extends EventEmitter<NetworkEvents> {
     const host = this.host;
     if (!host) return;
     try {
-      await this.refreshIdentified();
       const stale = Date.now() - this.opts.statusRefreshMs;
       await Promise.all([...this.statuses.keys()].filter((id) => (this.statusAt.get(id) ?? 0) < stale).map((id) => this.exchangeStatus(id)));
       if (this.statuses.size === 0) {
@@ -577,22 +578,6 @@ export class Network extends EventEmitter<NetworkEvents> {
       const addr = r.addrs.find((a) => a.startsWith("/ip4/") || a.startsWith("/ip6/"));
       if (addr) await this.dial(`${addr}/p2p/${r.id}`).catch((e: unknown) => this.modules.log.debug({ err: e, peer: r.id }, "peer exchange dial failed"));
     }
-  }
-
-  /** Copies the listen addresses identify stored in the peer store, for peer exchange answers. */
-  private async refreshIdentified(): Promise<void> {
-    const host = this.requireHost();
-    for (const conn of host.getConnections()) {
-      const id = conn.remotePeer.toString();
-      try {
-        const peer = await host.peerStore.get(conn.remotePeer);
-        const addrs = peer.addresses.map((a) => a.multiaddr.toString()).filter((a) => !a.includes("/p2p-circuit"));
-        if (addrs.length > 0) this.identified.set(id, addrs);
-      } catch {
-        // not in the peer store yet
-      }
-    }
-    for (const id of this.identified.keys()) if (!this.statuses.has(id)) this.identified.delete(id);
   }
 
   private penalize(peer: string, kind: PenaltyKind, reason: string): void {

@@ -762,7 +762,7 @@ function checkHeaderRange(headers: readonly BlockHeader[], req: HeadersRequest, 
  * the block invalid; nobody when it depends on this node's view (clock, which twin it saw first).
  */
 function importFailure(e: unknown, number: bigint, headerPeer: string): SyncError {
-  if (isNodeError(e) && isInvalidBlockError(e)) {
+  if (isInvalidBlockError(e)) {
     return new SyncError({ code: SyncErrorCode.INVALID_BLOCK, peerId: headerPeer, penalty: "fatal" }, `block ${number} is invalid: ${e.code}: ${e.message}`);
   }
   const code = isNodeError(e) ? e.code : "error";
