@@ -1,11 +1,10 @@
-import { afterAll, describe, expect, it, jest } from "@jest/globals";
+import { describe, expect, it, jest } from "@jest/globals";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
 import { hexToBytes } from "@ethereumjs/util";
 import { RLP } from "@ethereumjs/rlp";
 import { encodeBody, encodeHeader, type GenesisConfig, type Hex } from "../../../chain/index.js";
-import type { VsNode } from "../../../node/node.js";
 import {
   ReqResp,
   createHost,
@@ -15,18 +14,9 @@ import {
 } from "../../../p2p/index.js";
 import { devWallet, keyOf } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
-import { addrOf, heads, netGenesis, startNetNode, waitFor, type NetNodeOptions } from "../../helpers/net.js";
+import { addrOf, heads, netGenesis, waitFor, useNetNodes } from "../../helpers/net.js";
 
-const stops: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  await Promise.all(stops.map((s) => s()));
-});
-
-async function start(opts: NetNodeOptions): Promise<VsNode> {
-  const [node, stop] = await startNetNode(opts);
-  stops.push(stop);
-  return node;
-}
+const { start, onStop } = useNetNodes();
 
 /** A bare libp2p host speaking the node's protocols however the test wants: the attacker. */
 async function evilHost(): Promise<{ host: Host; rr: ReqResp }> {
@@ -35,7 +25,7 @@ async function evilHost(): Promise<{ host: Host; rr: ReqResp }> {
     { privateKey: await generateKeyPair("Ed25519"), gater: {} },
   );
   await host.start();
-  stops.push(async () => {
+  onStop(async () => {
     await host.stop();
   });
   const rr = new ReqResp({ timeoutMs: 3_000 }, { host, allowRequest: () => true, onMisbehaviour: () => undefined });

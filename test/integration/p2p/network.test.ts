@@ -1,25 +1,16 @@
-import { afterAll, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import { hexToBytes } from "@ethereumjs/util";
 import type { GenesisConfig, Hex } from "../../../chain/index.js";
 import type { VsNode } from "../../../node/node.js";
 import { devWallet, keyOf, openLedger, tempDir, testGenesis } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
 import { httpCall } from "../../helpers/rpcClient.js";
-import { addrOf, heads, netGenesis, startNetNode, waitFor, wallClock, type NetNodeOptions } from "../../helpers/net.js";
+import { addrOf, heads, netGenesis, startNetNode, waitFor, wallClock, useNetNodes } from "../../helpers/net.js";
 
 // Several real nodes in this process: libp2p on 127.0.0.1, RocksDB in temp folders, in-process
 // miners on the wall clock. Each test bounds its own time.
 
-const stops: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  await Promise.all(stops.map((s) => s()));
-});
-
-async function start(opts: NetNodeOptions): Promise<VsNode> {
-  const [node, stop] = await startNetNode(opts);
-  stops.push(stop);
-  return node;
-}
+const { start, onStop } = useNetNodes();
 
 async function stopNode(node: VsNode): Promise<void> {
   await node.stop();
@@ -203,7 +194,7 @@ describe("a node that joins late", () => {
     await third.stop();
     expect(reached).toBeLessThan(source.ledger.chain.head.header.number);
     const [again, stopAgain] = await startNetNode({ genesis, bootnodes: [addrOf(source)], datadir, p2p: small });
-    stops.push(async () => {
+    onStop(async () => {
       await stopAgain();
       removeDatadir();
     });

@@ -1,20 +1,17 @@
-import { afterAll, describe, expect, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import { hexToBytes } from "@ethereumjs/util";
 import type { Hex } from "../../../chain/index.js";
 import { ReqResp, RequestErrorCode, WireError, WireErrorCode, createHost, type Host } from "../../../p2p/index.js";
 import { devWallet } from "../../helpers/ledger.js";
-import { addrOf, netGenesis, startNetNode, waitFor } from "../../helpers/net.js";
+import { addrOf, netGenesis, startNetNode, waitFor, useNetNodes } from "../../helpers/net.js";
 
-const stops: Array<() => Promise<void>> = [];
-afterAll(async () => {
-  await Promise.all(stops.map((s) => s()));
-});
+const { onStop } = useNetNodes();
 
 async function host(): Promise<Host> {
   const h = await createHost({ addr: "127.0.0.1", port: 0, maxPeers: 10, nat: "none" }, { privateKey: await generateKeyPair("Ed25519"), gater: {} });
   await h.start();
-  stops.push(async () => {
+  onStop(async () => {
     await h.stop();
   });
   return h;
@@ -62,9 +59,9 @@ describe("request/response", () => {
   it("carries a stem transaction far above the request cap of other protocols", async () => {
     const genesis = await netGenesis();
     const [a, stopA] = await startNetNode({ genesis });
-    stops.push(stopA);
+    onStop(stopA);
     const [b, stopB] = await startNetNode({ genesis, bootnodes: [addrOf(a)] });
-    stops.push(stopB);
+    onStop(stopB);
     await waitFor("connected", () => a.network!.peerCount === 1 && b.network!.peerCount === 1);
     const raw = await devWallet(2).signTransaction({
       type: 2,
