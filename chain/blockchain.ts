@@ -116,7 +116,7 @@ export interface BlockchainModules {
   genesis: GenesisConfig;
   /**
    * Payload bytes by hash (the payload pool), to check and store the payloads of followed
-   * sub-chains a block seals; a payload it lacks is not stored (fetching it from peers comes later).
+   * sub-chains a block seals; a payload it lacks is recorded as wanted (SubchainStore.getWantedPayloads) for the network to fetch.
    */
   payloadSource?: (hash: Hex) => Uint8Array | undefined;
   /** Fork choice: true when `candidate` should replace `current` as the head. */
@@ -557,6 +557,11 @@ export class Blockchain extends EventEmitter {
         if (payloads.every((p) => p !== undefined)) {
           checkSubBlockPayloads(h, payloads, decl);
           ops.push(...this.subchains.payloadOps(h.subchainId, payloads));
+        } else {
+          // the pool keys payloads by their own hash: held ones are stored, the rest fetched from peers later
+          const held = payloads.filter((p): p is Uint8Array => p !== undefined);
+          ops.push(...this.subchains.payloadOps(h.subchainId, held));
+          ops.push(...this.subchains.wantedOps(h.subchainId, payloadHashes.filter((_, i) => payloads[i] === undefined)));
         }
       } catch (e) {
         fail(ChainErrorCode.MISSING_PAYLOAD, e);

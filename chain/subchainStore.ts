@@ -128,6 +128,31 @@ export class SubchainStore {
     return this.modules.store.get(bucketKey(Bucket.payload, hexToBytes(hash)));
   }
 
+  /** Payloads of followed sub-chains this node imported blocks for without the bytes, with their sub-chain (to fetch from peers). */
+  async getWantedPayloads(limit = Infinity): Promise<{ hash: Hex; subchainId: number }[]> {
+    const prefix = bucketKey(Bucket.payloadWanted);
+    const out: { hash: Hex; subchainId: number }[] = [];
+    for await (const [key, value] of this.modules.store.entries(prefix)) {
+      if (out.length >= limit) break;
+      if (key.length !== prefix.length + 32 || value.length !== 1) continue;
+      out.push({ hash: bytesToHex(key.subarray(prefix.length)) as Hex, subchainId: value[0]! });
+    }
+    return out;
+  }
+
+  /**
+   * Stores a wanted payload that arrived from a peer: it must hash to a wanted hash (else false and
+   * nothing is written); the want is cleared in the same batch.
+   */
+  async storeWantedPayload(payload: Uint8Array): Promise<boolean> {
+    const hash = payloadHash(payload);
+    const wantedKey = bucketKey(Bucket.payloadWanted, hexToBytes(hash));
+    const want = await this.modules.store.get(wantedKey);
+    if (!want || want.length !== 1) return false;
+    await this.modules.store.batch([...this.payloadOps(want[0]!, [payload]), { type: "del", key: wantedKey }]);
+    return true;
+  }
+
   /** Every canonical sub-block that carries a payload (the same bytes may be published twice), with its first index. */
   async getPayloadLocations(hash: Hex): Promise<PayloadLocation[]> {
     const prefix = bucketKey(Bucket.payloadLookup, hexToBytes(hash));
@@ -181,6 +206,12 @@ export class SubchainStore {
     }
     ops.push(this.tipsOp(mainHash, nextTips(parentTips, sealed)));
     return ops;
+  }
+
+  /** Writes recording payloads of sub-chain `id` this node lacks (getWantedPayloads); nothing when it does not follow it. */
+  wantedOps(id: number, hashes: readonly Hex[]): BatchOp[] {
+    if (!this.follows(id)) return [];
+    return hashes.map((h) => ({ type: "put", key: bucketKey(Bucket.payloadWanted, hexToBytes(h)), value: Uint8Array.of(id) }));
   }
 
   /** Writes of payloads of sub-chain `id` by their hash; nothing when this node does not follow it. */

@@ -43,6 +43,8 @@ export enum Bucket {
   payload = 19,
   /** payload hash ++ sub-block hash -> index (4 bytes) of the payload's first place in it, canonical sub-blocks only */
   payloadLookup = 20,
+  /** payload hash -> sub-chain id (1 byte): a payload of a followed sub-chain sealed in a block this node imported without the bytes (fetched from peers later) */
+  payloadWanted = 21,
 }
 
 /** The key `bucket ++ parts...`. */

@@ -182,6 +182,25 @@ describe("sub-blocks in main blocks (RocksDB)", () => {
     expect(await b.chain.subchains.getCanonicalHash(POSTS, 1n)).toBe(sub1b);
   });
 
+  it("imports a block whose followed payload it lacks, records the payload as wanted and stores only the matching bytes", async () => {
+    const genesis = await testGenesis();
+    const a = await open(genesis);
+    const b = await open(genesis);
+    const { payload } = await publish(a, 0, POSTS, 0);
+    const bt = await publish(a, 1, BT, 0);
+    const block = await mine(a);
+    expect((await b.importBlock(block)).status).toBe("head");
+    // b follows posts, not bt: only the posts payload is wanted
+    expect(await b.chain.subchains.getWantedPayloads()).toEqual([{ hash: payloadHash(payload), subchainId: POSTS }]);
+    expect(await b.chain.subchains.getPayload(payloadHash(payload))).toBeUndefined();
+    expect(await b.chain.subchains.storeWantedPayload(bt.payload)).toBe(false);
+    expect(await b.chain.subchains.storeWantedPayload(randomBytes(200))).toBe(false);
+    expect(await b.chain.subchains.storeWantedPayload(payload)).toBe(true);
+    expect(await b.chain.subchains.getPayload(payloadHash(payload))).toEqual(payload);
+    expect(await b.chain.subchains.getWantedPayloads()).toEqual([]);
+    expect(await b.chain.subchains.storeWantedPayload(payload)).toBe(false);
+  });
+
   it("reopens the sub-chain tips after a restart", async () => {
     const genesis = await testGenesis();
     const [dir, remove] = tempDir();
