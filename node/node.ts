@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { type GenesisConfig, type Hex, subchainIdsByName } from "../chain/index.js";
+import { type GenesisConfig, type Hex, publishCommitment, subchainIdsByName } from "../chain/index.js";
 import {
   contentMethods,
   FilterManager,
@@ -17,7 +17,7 @@ import {
   vsMethods,
   web3Methods,
 } from "../rpc/index.js";
-import { Network, loadOrCreateGuard, type HostOptions, type NetworkOptions } from "../p2p/index.js";
+import { Network, loadOrCreateGuard, type HostOptions, type NetworkOptions, type PayloadItem } from "../p2p/index.js";
 import type { DevAccount } from "./devAccounts.js";
 import { KeyDeliveryService, type KeyDeliveryOptions } from "./content/deliveryService.js";
 import { Ledger } from "./ledger.js";
@@ -105,6 +105,7 @@ export class VsNode {
         submitRawTransactionWithPayload: (raw, payload) => this.submitRawTransactionWithPayload(raw, payload),
         chain,
         payloads: this.ledger.payloads,
+        fetchPayload: async (hash) => this.network?.fetchPayload(hash),
       }),
     );
     registry.register(discoverMethod(registry, { version: VERSION }));
@@ -152,23 +153,38 @@ export class VsNode {
     return this.announce(await this.ledger.submitRawTransaction(raw), raw);
   }
 
-  /** Pools a publish transaction with its payload (vs_sendRawTransactionWithPayload) and announces the transaction (payload gossip is not wired yet). */
+  /** Pools a publish transaction with its payload (vs_sendRawTransactionWithPayload) and starts the stem phase of both. */
   async submitRawTransactionWithPayload(raw: Uint8Array, payload: Uint8Array): Promise<Hex> {
-    return this.announce(await this.ledger.submitRawTransactionWithPayload(raw, payload), raw);
+    const hash = await this.ledger.submitRawTransactionWithPayload(raw, payload);
+    const tx = this.ledger.pool.get(hash);
+    const commitment = tx && publishCommitment(tx);
+    return this.announce(hash, raw, commitment ? { subchainId: commitment.subchainId, bytes: payload } : undefined);
   }
 
-  /** Starts the stem phase of a transaction pooled here; returns its hash. */
-  private announce(hash: Hex, raw: Uint8Array): Hex {
-    this.network?.announceTransaction(hash, raw).catch((e: unknown) => this.log.warn({ err: e }, "Transaction announcement failed"));
+  /** Starts the stem phase of a transaction pooled here (with its payload for a publish); returns its hash. */
+  private announce(hash: Hex, raw: Uint8Array, payload?: PayloadItem): Hex {
+    this.network?.announceTransaction(hash, raw, payload).catch((e: unknown) => this.log.warn({ err: e }, "Transaction announcement failed"));
     return hash;
+  }
+
+  /**
+   * Sub-chains whose payload topics the node joins: the followed ones, and every declared one when
+   * it makes blocks (in-process miner or work for an external miner), as a publish goes into a
+   * block only with its payload.
+   */
+  private payloadSubchains(): number[] {
+    const { chain } = this.ledger;
+    const makesBlocks = this.opts.minerKey !== null || this.opts.coinbase !== null;
+    return chain.genesis.subchains.map((d) => d.id).filter((id) => makesBlocks || chain.subchains.follows(id));
   }
 
   private async startNetwork(): Promise<void> {
     if (!this.opts.p2p) return;
     const { identity, created } = await loadOrCreateGuard(this.opts.datadir);
     if (created) this.log.info({ guardId: identity.guardId }, "Guard identity created");
-    this.network = new Network(this.opts.p2p, {
+    this.network = new Network({ payloadSubchains: this.payloadSubchains(), ...this.opts.p2p }, {
       chain: this.ledger.chain,
+      payloads: this.ledger.payloads,
       privateKey: identity.privateKey,
       importBlock: (block) => this.ledger.importBlock(block),
       addTransaction: (raw) => this.ledger.submitRawTransaction(raw),

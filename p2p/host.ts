@@ -40,6 +40,8 @@ export interface HostOptions {
 /** Gossip topics the host scores peers on. */
 export interface HostTopics {
   topics: readonly string[];
+  /** Largest gossip message taken (a payload may be larger than a block); default MAX_GOSSIP_BYTES. */
+  maxMessageBytes?: number;
 }
 
 /** What the host needs from the node: its Guard key and the gater of banned peers. */
@@ -61,7 +63,7 @@ function contentMsgId(msg: { data: Uint8Array }): Uint8Array {
  * score, and under the graylist threshold its messages are dropped unread. Application-level bans
  * (see PeerScores) come on top of this and disconnect the peer.
  */
-function gossipOptions(topics: readonly string[]): Partial<GossipsubOpts> {
+function gossipOptions(topics: readonly string[], maxMessageBytes: number): Partial<GossipsubOpts> {
   // Each message a validator rejects costs its sender -100 per invalid delivery squared, the count
   // decaying by a tenth every decay interval (1 s); mesh-delivery quotas stay off (a small or quiet
   // network would punish honest peers for having nothing to send).
@@ -86,7 +88,7 @@ function gossipOptions(topics: readonly string[]): Partial<GossipsubOpts> {
     // a block is forwarded only after its validator accepted it (import through consensus)
     emitSelf: false,
     allowPublishToZeroTopicPeers: true,
-    maxInboundDataLength: MAX_GOSSIP_BYTES + 64 * 1024,
+    maxInboundDataLength: maxMessageBytes + 64 * 1024,
     scoreParams: {
       topics: Object.fromEntries(topics.map((t) => [t, topicParams])),
       IPColocationFactorWeight: 0, // every devnet and test node shares 127.0.0.1
@@ -111,7 +113,7 @@ export async function createHost(opts: HostOptions & Partial<HostTopics>, module
   const services = {
     identify: identify(),
     ping: ping(),
-    pubsub: gossipsub(gossipOptions(opts.topics ?? [])),
+    pubsub: gossipsub(gossipOptions(opts.topics ?? [], Math.max(MAX_GOSSIP_BYTES, opts.maxMessageBytes ?? 0))),
     ...(opts.nat === "upnp" ? { nat: uPnPNAT() } : {}),
   };
   return createLibp2p({

@@ -8,4 +8,5 @@ export * from "./reqresp.js";
 export * from "./peerScore.js";
 export * from "./stem.js";
 export * from "./validity.js";
+export * from "./payloadExchange.js";
 export * from "./network.js";

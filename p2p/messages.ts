@@ -17,8 +17,15 @@ export const MAX_REQUEST_BYTES = 16 * 1024;
 export const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 /** Largest gossip message (one block): a full block's body stays well below it. */
 export const MAX_GOSSIP_BYTES = 10 * 1024 * 1024;
-/** Largest stem frame: a transaction of the largest size the pool takes, plus its hop count. */
+/** Largest stem frame without a payload: a transaction of the largest size the pool takes, plus its hop count. */
 export const MAX_STEM_BYTES = MAX_TX_SIZE + 64;
+/** Most payload hashes one `payloads` request may ask for. */
+export const MAX_PAYLOADS_PER_REQUEST = 16;
+
+/** Largest stem frame on a chain whose largest payload is `maxPayloadBytes` (a publish carries its payload in its stem). */
+export function maxStemBytes(maxPayloadBytes: number): number {
+  return MAX_STEM_BYTES + maxPayloadBytes + 16;
+}
 /** Most hops a stem transaction may still travel before it must be gossiped. */
 export const MAX_STEM_HOPS = 3;
 
@@ -247,18 +254,74 @@ export function decodePeers(bytes: Uint8Array): PeerRecord[] {
 // ---------------------------------------------------------------------------------------------
 // stem (Dandelion-style first hops of a transaction)
 
-/** A transaction in its stem phase: how many more hops it may travel, and its raw bytes. */
+/** A payload travelling with its publish transaction (stem) or alone (gossip, fetch). */
+export interface PayloadItem {
+  subchainId: number;
+  bytes: Uint8Array;
+}
+
+/**
+ * A transaction in its stem phase: how many more hops it may travel, its raw bytes and, for a
+ * publish, the payload it commits to (so the payload leaves the submitting node the same
+ * anonymous way as its transaction).
+ */
 export interface StemMessage {
   hopsLeft: number;
   raw: Uint8Array;
+  payload?: PayloadItem;
 }
 
+/** `RLP [hopsLeft, rawTx]`, or `RLP [hopsLeft, rawTx, subchainId, payload]` for a publish with its payload. */
 export function encodeStem(m: StemMessage): Uint8Array {
-  return RLP.encode([bigIntToUnpaddedBytes(BigInt(m.hopsLeft)), m.raw]);
+  const items: Uint8Array[] = [bigIntToUnpaddedBytes(BigInt(m.hopsLeft)), m.raw];
+  if (m.payload) items.push(bigIntToUnpaddedBytes(BigInt(m.payload.subchainId)), m.payload.bytes);
+  return RLP.encode(items);
 }
 
-export function decodeStem(bytes: Uint8Array): StemMessage {
-  const items = decodeList(bytes, "stem message", MAX_STEM_BYTES);
-  if (items.length !== 2 || !(items[1] instanceof Uint8Array) || items[1].length === 0) throw malformed("stem message: expected [hopsLeft, rawTx]");
-  return { hopsLeft: smallInt(items[0], "stem hops", MAX_STEM_HOPS), raw: items[1] };
+/** Decodes a stem frame of at most `maxBytes` (see maxStemBytes). */
+export function decodeStem(bytes: Uint8Array, maxBytes = MAX_STEM_BYTES): StemMessage {
+  const items = decodeList(bytes, "stem message", maxBytes);
+  if ((items.length !== 2 && items.length !== 4) || !(items[1] instanceof Uint8Array) || items[1].length === 0) {
+    throw malformed("stem message: expected [hopsLeft, rawTx] or [hopsLeft, rawTx, subchainId, payload]");
+  }
+  const m: StemMessage = { hopsLeft: smallInt(items[0], "stem hops", MAX_STEM_HOPS), raw: items[1] };
+  if (items.length === 4) {
+    if (!(items[3] instanceof Uint8Array) || items[3].length === 0) throw malformed("stem message: empty payload");
+    m.payload = { subchainId: smallInt(items[2], "stem payload sub-chain", 255), bytes: items[3] };
+  }
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// payloads by hash
+
+/** A request for payloads by their keccak256 hash: `RLP [hash, ...]`, 1 to MAX_PAYLOADS_PER_REQUEST. */
+export function encodePayloadsRequest(hashes: readonly Hex[]): Uint8Array {
+  return RLP.encode(hashes.map((h) => hexToBytes(h)));
+}
+
+export function decodePayloadsRequest(bytes: Uint8Array): Hex[] {
+  const items = decodeList(bytes, "payloads request", MAX_REQUEST_BYTES);
+  if (items.length === 0 || items.length > MAX_PAYLOADS_PER_REQUEST) {
+    throw malformed(`payloads request: ${items.length} hashes, between 1 and ${MAX_PAYLOADS_PER_REQUEST} allowed`);
+  }
+  return items.map((item, i) => hash32(item, `payloads request hash ${i}`));
+}
+
+/**
+ * A payloads response: one item per requested hash, in order, the payload bytes or an empty string
+ * for one the node does not hold (or that no longer fits under the response cap).
+ */
+export function encodePayloads(payloads: readonly (Uint8Array | undefined)[]): Uint8Array {
+  return RLP.encode(payloads.map((p) => p ?? new Uint8Array(0)));
+}
+
+/** The answered payloads (undefined where the peer has none); the caller checks each against its hash. */
+export function decodePayloads(bytes: Uint8Array, asked: number, maxBytes = MAX_RESPONSE_BYTES): (Uint8Array | undefined)[] {
+  const items = decodeList(bytes, "payloads response", maxBytes);
+  if (items.length !== asked) throw malformed(`payloads response: ${items.length} items for ${asked} hashes`);
+  return items.map((item, i) => {
+    if (!(item instanceof Uint8Array)) throw malformed(`payloads response: item ${i} is not a string`);
+    return item.length > 0 ? item : undefined;
+  });
 }

@@ -15,6 +15,7 @@ import {
   type ChainEventData,
   type Hex,
   type ImportResult,
+  type PayloadPool,
 } from "../chain/index.js";
 import { createHost, type Host, type HostOptions } from "./host.js";
 import {
@@ -23,6 +24,8 @@ import {
   decodeBodies,
   decodeHeaders,
   decodeHeadersRequest,
+  decodePayloads,
+  decodePayloadsRequest,
   decodePeers,
   decodeStatus,
   decodeStem,
@@ -31,15 +34,19 @@ import {
   encodeBodiesRequest,
   encodeHeaders,
   encodeHeadersRequest,
+  encodePayloads,
+  encodePayloadsRequest,
   encodePeers,
   encodeStatus,
   encodeStem,
   MAX_PEERS_PER_RESPONSE,
-  MAX_STEM_BYTES,
+  maxStemBytes,
   type HeadersRequest,
+  type PayloadItem,
   type PeerRecord,
   type Status,
 } from "./messages.js";
+import { PayloadExchange, type PayloadExchangeOptions } from "./payloadExchange.js";
 import { PeerScores, type PeerScoreOptions, type PenaltyKind } from "./peerScore.js";
 import { ReqResp, RequestErrorCode, type ReqRespOptions } from "./reqresp.js";
 import { StemRouter, type StemOptions } from "./stem.js";
@@ -58,6 +65,9 @@ export interface NetworkOptions extends HostOptions {
   scores: Partial<PeerScoreOptions>;
   stem: Partial<StemOptions>;
   sync: Partial<SyncOptions>;
+  /** Sub-chains whose payload gossip topics the node joins (followed ones; a miner joins all, it needs the payloads to include publishes). */
+  payloadSubchains: number[];
+  payloads: Partial<PayloadExchangeOptions>;
 }
 
 /** Defaults of the network (HostOptions have no defaults: the node always gives them). */
@@ -69,6 +79,8 @@ export const defaultNetworkOptions: Omit<NetworkOptions, keyof HostOptions> = {
   scores: {},
   stem: {},
   sync: {},
+  payloadSubchains: [],
+  payloads: {},
 };
 
 /** What the network needs from the node. */
@@ -80,6 +92,8 @@ export interface NetworkModules {
   importBlock: (block: Block) => Promise<ImportResult>;
   /** Validates and pools a raw transaction; returns its hash; throws TxError / TxPoolError. */
   addTransaction: (raw: Uint8Array) => Promise<Hex>;
+  /** Payloads beside pooled transactions (gossiped and stem payloads go in; requests are served from it). */
+  payloads: Pick<PayloadPool, "add" | "get" | "has">;
   log: Logger;
 }
 
@@ -125,6 +139,7 @@ const HEADERS = "headers";
 const BODIES = "bodies";
 const PEERS = "peers";
 const STEM = "stem";
+const PAYLOADS = "payloads";
 
 /** How long a peer over the limit that dialled us is kept, to let it ask for other peers. */
 const SURPLUS_GRACE_MS = 5_000;
@@ -143,7 +158,9 @@ export class Network extends EventEmitter<NetworkEvents> {
   private reqResp: ReqResp | null = null;
   readonly scores: PeerScores;
   readonly syncer: Syncer;
-  private readonly stem: StemRouter;
+  private readonly stem: StemRouter<StemItem>;
+  /** Payload gossip validation, the payloads protocol, fetching by hash and filling in wanted payloads. */
+  readonly payloads: PayloadExchange;
   /** Peers whose status was accepted. */
   private readonly statuses = new Map<string, Status>();
   /** When each peer's status was last accepted (ms). */
@@ -152,6 +169,8 @@ export class Network extends EventEmitter<NetworkEvents> {
   private readonly fromNetwork = new Set<Hex>();
   private readonly blocksTopic: string;
   private readonly txTopic: string;
+  /** Payload topic of each sub-chain whose payloads this node gossips. */
+  private readonly payloadTopics: Map<number, string>;
   private maintenance: NodeJS.Timeout | null = null;
   private started = false;
 
@@ -164,6 +183,23 @@ export class Network extends EventEmitter<NetworkEvents> {
     const chainId = modules.chain.genesis.chainId;
     this.blocksTopic = `/vs1984/${chainId}/blocks`;
     this.txTopic = `/vs1984/${chainId}/transactions`;
+    const declared = new Map(modules.chain.genesis.subchains.map((d) => [d.id, d.name]));
+    this.payloadTopics = new Map(
+      [...new Set(this.opts.payloadSubchains)].filter((id) => declared.has(id)).map((id) => [id, `/vs1984/${chainId}/payloads/${declared.get(id)}`]),
+    );
+    this.payloads = new PayloadExchange(this.opts.payloads, {
+      chain: modules.chain,
+      pool: modules.payloads,
+      peers: () => [...this.statuses.keys()],
+      request: async (peerId, hashes, signal) =>
+        decodePayloads(
+          await this.requireReqResp().request(peerId, PAYLOADS, encodePayloadsRequest(hashes), signal),
+          hashes.length,
+          this.payloads.maxResponseBytes,
+        ),
+      penalize: (peerId, kind, reason) => this.penalize(peerId, kind, reason),
+      log: modules.log.child({ module: "payloads" }),
+    });
     this.scores = new PeerScores(this.opts.scores, { onBan: (peerId, reason) => this.onBan(peerId, reason) });
     this.syncer = new Syncer(this.opts.sync, {
       chain: modules.chain,
@@ -177,10 +213,10 @@ export class Network extends EventEmitter<NetworkEvents> {
         this.emit("syncProgress", p);
       },
     });
-    this.stem = new StemRouter(this.opts.stem, {
+    this.stem = new StemRouter<StemItem>(this.opts.stem, {
       neighbours: () => [...this.statuses.keys()],
-      send: (peerId, hopsLeft, raw) => this.sendStem(peerId, hopsLeft, raw),
-      fluff: (raw) => this.publishTransaction(raw),
+      send: (peerId, hopsLeft, item) => this.sendStem(peerId, hopsLeft, item),
+      fluff: (item) => this.publishTransaction(item),
       onError: (e) => modules.log.debug({ err: e }, "stem hop failed"),
     });
   }
@@ -190,7 +226,8 @@ export class Network extends EventEmitter<NetworkEvents> {
     if (this.started) return;
     this.started = true;
     const { log } = this.modules;
-    const host = await createHost({ ...this.opts, topics: [this.blocksTopic, this.txTopic] }, {
+    const topics = [this.blocksTopic, this.txTopic, ...this.payloadTopics.values()];
+    const host = await createHost({ ...this.opts, topics, maxMessageBytes: this.payloads.maxPayloadBytes }, {
       privateKey: this.modules.privateKey,
       gater: {
         denyDialPeer: (peer: PeerId) => this.scores.isBanned(peer.toString()),
@@ -212,6 +249,10 @@ export class Network extends EventEmitter<NetworkEvents> {
     pubsub.topicValidators.set(this.txTopic, (peer, msg) => this.validateTransaction(peer.toString(), msg));
     pubsub.subscribe(this.blocksTopic);
     pubsub.subscribe(this.txTopic);
+    for (const [id, topic] of this.payloadTopics) {
+      pubsub.topicValidators.set(topic, (peer, msg) => Promise.resolve(this.payloads.validateGossip(peer.toString(), id, msg.data)));
+      pubsub.subscribe(topic);
+    }
     host.addEventListener("peer:connect", this.onConnect);
     host.addEventListener("peer:disconnect", this.onDisconnect);
     this.modules.chain.on(ChainEvent.newHead, this.onNewHead);
@@ -284,10 +325,19 @@ export class Network extends EventEmitter<NetworkEvents> {
     return [...seen.values()];
   }
 
-  /** Sends a transaction this node's wallet or RPC submitted (already pooled) into its stem phase. */
-  async announceTransaction(hash: Hex, raw: Uint8Array): Promise<void> {
+  /**
+   * Sends a transaction this node's wallet or RPC submitted (already pooled) into its stem phase;
+   * a publish's payload travels with it, and is gossiped on its sub-chain's topic when it fluffs.
+   */
+  async announceTransaction(hash: Hex, raw: Uint8Array, payload?: PayloadItem): Promise<void> {
     if (!this.started) return;
-    await this.stem.originate(hash, raw);
+    await this.stem.originate(hash, payload ? { raw, payload } : { raw });
+  }
+
+  /** Fetches a payload by hash from peers (up to PayloadExchangeOptions.maxPeersPerFetch); undefined if none has it. */
+  async fetchPayload(hash: Hex, signal?: AbortSignal): Promise<Uint8Array | undefined> {
+    if (!this.started) return undefined;
+    return (await this.payloads.fetch([hash], signal)).get(hash);
   }
 
   /** Dials a peer (multiaddr with /p2p/); resolves when connected. */
@@ -322,14 +372,19 @@ export class Network extends EventEmitter<NetworkEvents> {
     await rr.register(HEADERS, async (_peer, request) => encodeHeaders(await serveHeaders(chain, decodeHeadersRequest(request))));
     await rr.register(BODIES, async (_peer, request) => encodeBodies(await serveBodies(chain, decodeBodiesRequest(request))));
     await rr.register(PEERS, async (peer) => encodePeers(await this.peerRecords(peer)));
-    await rr.register(STEM, (peer, request) => this.onStemRequest(peer, request), { maxRequestBytes: MAX_STEM_BYTES });
+    await rr.register(STEM, (peer, request) => this.onStemRequest(peer, request), { maxRequestBytes: maxStemBytes(this.payloads.maxPayloadBytes) });
+    await rr.register(PAYLOADS, async (_peer, request) => encodePayloads(await this.payloads.serve(decodePayloadsRequest(request))), {
+      maxResponseBytes: this.payloads.maxResponseBytes,
+    });
   }
 
   /** A transaction in its stem phase from a neighbour: pool it, then pass it on or gossip it. */
   private async onStemRequest(peer: string, request: Uint8Array): Promise<Uint8Array> {
-    const { hopsLeft, raw } = decodeStem(request);
+    const { hopsLeft, raw, payload } = decodeStem(request, maxStemBytes(this.payloads.maxPayloadBytes));
     let hash: Hex;
     try {
+      // the payload first, so the publish finds it when it is pooled
+      if (payload) this.modules.payloads.add(payload.subchainId, payload.bytes);
       hash = await this.modules.addTransaction(raw);
     } catch (e) {
       // one this node already has (a stem that came round) is refused with its reason: the
@@ -337,7 +392,7 @@ export class Network extends EventEmitter<NetworkEvents> {
       if (isInvalidTransactionError(e)) this.penalize(peer, "invalidTransaction", `stem: ${e.message}`);
       throw e;
     }
-    void this.stem.onStem(peer, hash, hopsLeft, raw).catch((e: unknown) => this.modules.log.debug({ err: e }, "stem failed"));
+    void this.stem.onStem(peer, hash, hopsLeft, payload ? { raw, payload } : { raw }).catch((e: unknown) => this.modules.log.debug({ err: e }, "stem failed"));
     return new Uint8Array(0);
   }
 
@@ -507,15 +562,28 @@ export class Network extends EventEmitter<NetworkEvents> {
     }
     // after a reorg, peers still on the old branch may not have heard of the new head
     if (e.removed.length > 0) this.announceHead();
+    // blocks imported without some followed payloads: fetch them (the sender has them)
+    if (e.added.some((b) => (b.subBlocks?.length ?? 0) > 0)) this.fillWantedPayloads();
   };
+
+  private fillWantedPayloads(): void {
+    this.payloads.fillWanted().catch((e: unknown) => this.modules.log.warn({ err: e }, "fetching wanted payloads failed"));
+  }
 
   /** Gossips the head block again (gossip drops it where it was seen; elsewhere it starts a sync). */
   private announceHead(): void {
     if (this.host) void this.publish(this.blocksTopic, encodeBlock(this.modules.chain.head));
   }
 
-  private async publishTransaction(raw: Uint8Array): Promise<void> {
-    await this.publish(this.txTopic, raw);
+  /** Gossips a transaction, a publish's payload first on its sub-chain's topic (every node may carry it; only subscribers keep it). */
+  private async publishTransaction(item: StemItem): Promise<void> {
+    if (item.payload) await this.publish(this.payloadTopic(item.payload.subchainId), item.payload.bytes);
+    await this.publish(this.txTopic, item.raw);
+  }
+
+  private payloadTopic(subchainId: number): string {
+    const name = this.modules.chain.genesis.subchains.find((d) => d.id === subchainId)?.name ?? String(subchainId);
+    return `/vs1984/${this.modules.chain.genesis.chainId}/payloads/${name}`;
   }
 
   private async publish(topic: string, data: Uint8Array): Promise<void> {
@@ -529,8 +597,8 @@ export class Network extends EventEmitter<NetworkEvents> {
     }
   }
 
-  private async sendStem(peerId: string, hopsLeft: number, raw: Uint8Array): Promise<void> {
-    await this.requireReqResp().request(peerId, STEM, encodeStem({ hopsLeft, raw }));
+  private async sendStem(peerId: string, hopsLeft: number, item: StemItem): Promise<void> {
+    await this.requireReqResp().request(peerId, STEM, encodeStem({ hopsLeft, ...item }));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -557,6 +625,7 @@ export class Network extends EventEmitter<NetworkEvents> {
       if (this.statuses.size === 0) {
         await Promise.all(this.opts.bootnodes.map((b) => this.dial(b).catch((e: unknown) => this.modules.log.debug({ err: e, bootnode: b }, "bootnode dial failed"))));
       }
+      if (this.statuses.size > 0) this.fillWantedPayloads();
       if (host.getConnections().length >= this.opts.maxPeers) return;
       const peers = [...this.statuses.keys()];
       const asked = peers[Math.floor(Math.random() * peers.length)];
@@ -601,6 +670,12 @@ export class Network extends EventEmitter<NetworkEvents> {
     if (!this.reqResp) throw new Error("the P2P network is not started");
     return this.reqResp;
   }
+}
+
+/** What travels in a stem: a raw transaction, with its payload for a publish. */
+interface StemItem {
+  raw: Uint8Array;
+  payload?: PayloadItem;
 }
 
 function withoutPeer(addr: Multiaddr): string {

@@ -13,14 +13,14 @@ export interface StemOptions {
 /** Defaults: forward with probability 0.9, at most 3 hops, gossip anyway after 4-6 s. */
 export const defaultStemOptions: StemOptions = { forwardProbability: 0.9, maxHops: MAX_STEM_HOPS, embargoMs: 4_000 };
 
-/** What the router does with the network. */
-export interface StemModules {
+/** What the router does with the network; `T` is what travels (a raw transaction, with its payload for a publish). */
+export interface StemModules<T = Uint8Array> {
   /** Connected peers the transaction may go to. */
   neighbours: () => string[];
   /** Sends a stem message to one peer (rejects if it could not be delivered). */
-  send: (peerId: string, hopsLeft: number, raw: Uint8Array) => Promise<void>;
+  send: (peerId: string, hopsLeft: number, raw: T) => Promise<void>;
   /** Starts gossip of the transaction. */
-  fluff: (raw: Uint8Array) => Promise<void>;
+  fluff: (raw: T) => Promise<void>;
   /** Uniform in [0, 1); tests pass a seeded one. */
   random?: () => number;
   onError?: (e: unknown) => void;
@@ -33,14 +33,14 @@ export interface StemModules {
  * submitter's. Every node that holds a stem transaction arms an embargo timer and gossips it
  * itself if it has not seen it in gossip by then, so a neighbour that drops it delays it only.
  */
-export class StemRouter {
+export class StemRouter<T = Uint8Array> {
   private readonly opts: StemOptions;
   private readonly embargoes = new Map<string, NodeJS.Timeout>();
   private stopped = false;
 
   constructor(
     opts: Partial<StemOptions>,
-    private readonly modules: StemModules,
+    private readonly modules: StemModules<T>,
   ) {
     this.opts = { ...defaultStemOptions, ...opts };
     if (this.opts.maxHops < 1 || this.opts.maxHops > MAX_STEM_HOPS) throw new RangeError(`stem maxHops must be 1-${MAX_STEM_HOPS}`);
@@ -51,13 +51,13 @@ export class StemRouter {
   }
 
   /** A transaction submitted at this node (already validated and pooled): start its stem. */
-  async originate(hash: string, raw: Uint8Array): Promise<void> {
+  async originate(hash: string, raw: T): Promise<void> {
     this.arm(hash, raw);
     await this.passOn(hash, raw, this.opts.maxHops - 1, undefined);
   }
 
   /** A stem transaction from `fromPeer` (already validated and pooled here). */
-  async onStem(fromPeer: string, hash: string, hopsLeft: number, raw: Uint8Array): Promise<void> {
+  async onStem(fromPeer: string, hash: string, hopsLeft: number, raw: T): Promise<void> {
     if (this.embargoes.has(hash)) return; // a loop: it passed here before
     this.arm(hash, raw);
     if (hopsLeft > 0 && this.random() < this.opts.forwardProbability) {
@@ -86,7 +86,7 @@ export class StemRouter {
     this.embargoes.clear();
   }
 
-  private async passOn(hash: string, raw: Uint8Array, hopsLeft: number, except: string | undefined): Promise<void> {
+  private async passOn(hash: string, raw: T, hopsLeft: number, except: string | undefined): Promise<void> {
     const candidates = this.modules.neighbours().filter((p) => p !== except);
     // try neighbours in random order until one takes it; with none, gossip it at once
     while (candidates.length > 0) {
@@ -101,12 +101,12 @@ export class StemRouter {
     await this.fluff(hash, raw);
   }
 
-  private async fluff(hash: string, raw: Uint8Array): Promise<void> {
+  private async fluff(hash: string, raw: T): Promise<void> {
     this.seenInGossip(hash);
     await this.modules.fluff(raw);
   }
 
-  private arm(hash: string, raw: Uint8Array): void {
+  private arm(hash: string, raw: T): void {
     if (this.stopped || this.embargoes.has(hash)) return;
     const delay = this.opts.embargoMs * (1 + this.random() / 2);
     const timer = setTimeout(() => {

@@ -1,4 +1,4 @@
-import { type Blockchain, type Hex, type PayloadPool, type SubRef, decodeSubRef, encodeSubRef, merkleProof } from "../chain/index.js";
+import { type Blockchain, type Hex, type PayloadPool, type SubRef, decodeSubRef, encodeSubRef, merkleProof, payloadHash, verifyPayloadProof } from "../chain/index.js";
 import { bytes, quantity, resultSchema as rs } from "./format.js";
 import * as param from "./params.js";
 import { defineMethod, type RpcMethod } from "./rpcMethod.js";
@@ -14,13 +14,17 @@ export interface PayloadDeps {
   chain: Pick<Blockchain, "subchains">;
   /** Payloads not mined yet. */
   payloads: Pick<PayloadPool, "get">;
+  /** Asks peers for a payload by hash (a sub-chain this node does not follow); absent: no P2P. */
+  fetchPayload?: (hash: Hex) => Promise<Uint8Array | undefined>;
 }
 
 /** A payload located by vs_getPayload: where it sits in the canonical sub-chain, its proof, and the bytes if held. */
 export interface PayloadJson {
   payloadHash: Hex;
-  /** The payload bytes; null when this node does not store them (a sub-chain it does not follow). */
+  /** The payload bytes; null when neither this node nor a peer it asked has them. */
   payload: Hex | null;
+  /** Where the bytes came from: this node's store or pool, or a peer (checked against the hash and proof); null without bytes. */
+  source: "local" | "peer" | null;
   subRef: { word: Hex; subchainId: Hex; subNumber: Hex; index: Hex };
   subBlockHash: Hex;
   payloadRoot: Hex;
@@ -63,16 +67,26 @@ export function payloadMethods(deps: PayloadDeps): RpcMethod[] {
       hash = hashes[index]!;
     }
     const sub = (await subchains.getSubBlock(subBlockHash))!;
-    const payload = (await subchains.getPayload(hash)) ?? deps.payloads.get(hash);
+    const proof = merkleProof(sub.payloadHashes, index);
+    let payload = (await subchains.getPayload(hash)) ?? deps.payloads.get(hash);
+    let source: PayloadJson["source"] = payload ? "local" : null;
+    if (!payload && deps.fetchPayload) {
+      // a peer's bytes count only if they hash to the payload hash the proof ties to payloadRoot
+      const fetched = await deps.fetchPayload(hash);
+      if (fetched && payloadHash(fetched) === hash && verifyPayloadProof(sub.header.payloadRoot, hash, proof, index)) {
+        [payload, source] = [fetched, "peer"];
+      }
+    }
     const { subchainId, number } = sub.header;
     const word = encodeSubRef({ subchainId, subNumber: number, index });
     return {
       payloadHash: hash,
       payload: payload ? bytes(payload) : null,
+      source,
       subRef: { word: quantity(word), subchainId: quantity(subchainId), subNumber: quantity(number), index: quantity(index) },
       subBlockHash,
       payloadRoot: sub.header.payloadRoot,
-      proof: merkleProof(sub.payloadHashes, index),
+      proof,
     };
   };
 
@@ -90,7 +104,8 @@ export function payloadMethods(deps: PayloadDeps): RpcMethod[] {
       name: "vs_getPayload",
       summary:
         "Returns a mined payload by contentHash or packed subRef: its place in the canonical sub-chain, the sub-block's payloadRoot and the Merkle proof, " +
-        "and the bytes when this node stores them (followed sub-chains; else payload is null); null when no canonical sub-block carries it.",
+        "and the bytes: from this node's store (followed sub-chains) or pool, else fetched from peers and checked against the hash and the proof " +
+        "(payload is null when no peer has them); null when no canonical sub-block carries it.",
       params: [payloadRef],
       result: { name: "Payload", schema: rs.orNull(rs.object) },
       handler: ([ref]) => locate(ref),

@@ -1,7 +1,7 @@
 import { afterAll } from "@jest/globals";
 import type { GenesisConfig, Hex } from "../../chain/index.js";
 import { devAccount } from "../../node/devAccounts.js";
-import type { VsNode } from "../../node/node.js";
+import type { NodeOptions, VsNode } from "../../node/node.js";
 import type { NetworkOptions } from "../../p2p/index.js";
 import { testGenesis } from "./ledger.js";
 import { startTestNode } from "./node.js";
@@ -25,6 +25,10 @@ export interface NetNodeOptions {
   bootnodes?: string[];
   datadir?: string;
   p2p?: Partial<NetworkOptions>;
+  /** Sub-chains whose payloads the node stores besides pins (`--subchains`). */
+  subchains?: string[];
+  /** The author's key-delivery service. */
+  contentDelivery?: NodeOptions["contentDelivery"];
 }
 
 /** A node on 127.0.0.1 with P2P on a free port, RPC on a free port, real RocksDB, the wall clock. */
@@ -37,6 +41,8 @@ export async function startNetNode(opts: NetNodeOptions): Promise<[VsNode, () =>
     coinbase: miner?.address ?? null,
     now: wallClock,
     ...(opts.datadir ? { datadir: opts.datadir } : {}),
+    ...(opts.subchains ? { subchains: opts.subchains } : {}),
+    ...(opts.contentDelivery ? { contentDelivery: opts.contentDelivery } : {}),
     p2p: { addr: "127.0.0.1", port: 0, maxPeers: 25, nat: "none", bootnodes: opts.bootnodes ?? [], maintenanceMs: 300, ...opts.p2p },
   });
 }

@@ -6,7 +6,14 @@ import type { Hex } from "../../../chain/index.js";
 import {
   MAX_BODIES_PER_REQUEST,
   MAX_HEADERS_PER_REQUEST,
+  MAX_PAYLOADS_PER_REQUEST,
+  MAX_STEM_BYTES,
   WireErrorCode,
+  decodePayloads,
+  decodePayloadsRequest,
+  encodePayloads,
+  encodePayloadsRequest,
+  maxStemBytes,
   decodeBodiesRequest,
   decodeHeadersRequest,
   decodePeers,
@@ -69,10 +76,40 @@ describe("P2P wire messages", () => {
     expect(wireCode(() => decodeStem(encodeStem({ hopsLeft: 4, raw: new Uint8Array([1]) })))).toBe(WireErrorCode.MALFORMED);
   });
 
+  it("a stem message carries a publish's payload, within the frame cap its chain allows", () => {
+    const payload = { subchainId: 1, bytes: new Uint8Array(MAX_STEM_BYTES).fill(7) };
+    const m = { hopsLeft: 1, raw: new Uint8Array([1, 2]), payload };
+    const frame = encodeStem(m);
+    expect(decodeStem(frame, maxStemBytes(MAX_STEM_BYTES))).toEqual(m);
+    // the plain transaction cap refuses it
+    expect(wireCode(() => decodeStem(frame))).toBe(WireErrorCode.TOO_LARGE);
+    // three items, an empty payload or a sub-chain id over 255 are malformed
+    const [hops, raw] = [new Uint8Array([1]), new Uint8Array([1, 2])];
+    for (const items of [[hops, raw, new Uint8Array([1])], [hops, raw, new Uint8Array([1]), new Uint8Array(0)], [hops, raw, new Uint8Array([1, 0]), new Uint8Array([5])]]) {
+      expect(wireCode(() => decodeStem(RLP.encode(items), maxStemBytes(1_000)))).toBe(WireErrorCode.MALFORMED);
+    }
+  });
+
+  it("payload requests and answers round-trip; wrong counts and shapes are malformed", () => {
+    fc.assert(
+      fc.property(fc.array(hash, { minLength: 1, maxLength: MAX_PAYLOADS_PER_REQUEST }), (hashes) => {
+        expect(decodePayloadsRequest(encodePayloadsRequest(hashes))).toEqual(hashes);
+      }),
+    );
+    const many = Array.from({ length: MAX_PAYLOADS_PER_REQUEST + 1 }, () => `0x${"11".repeat(32)}` as Hex);
+    expect(wireCode(() => decodePayloadsRequest(encodePayloadsRequest(many)))).toBe(WireErrorCode.MALFORMED);
+    expect(wireCode(() => decodePayloadsRequest(RLP.encode([])))).toBe(WireErrorCode.MALFORMED);
+    const answers = [new Uint8Array([1, 2, 3]), undefined, new Uint8Array([4])];
+    expect(decodePayloads(encodePayloads(answers), 3)).toEqual(answers);
+    expect(wireCode(() => decodePayloads(encodePayloads(answers), 2))).toBe(WireErrorCode.MALFORMED);
+    expect(wireCode(() => decodePayloads(RLP.encode([[new Uint8Array([1])]]), 1))).toBe(WireErrorCode.MALFORMED);
+    expect(wireCode(() => decodePayloads(encodePayloads([new Uint8Array(2_000)]), 1, 1_000))).toBe(WireErrorCode.TOO_LARGE);
+  });
+
   it("names garbage as malformed instead of throwing something else", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
-        for (const decode of [decodeStatus, decodeHeadersRequest, decodeBodiesRequest, decodePeers, decodeStem]) {
+        for (const decode of [decodeStatus, decodeHeadersRequest, decodeBodiesRequest, decodePeers, decodeStem, decodePayloadsRequest, (b: Uint8Array) => decodePayloads(b, 1)]) {
           const code = wireCode(() => decode(bytes));
           if (code !== undefined) expect([WireErrorCode.MALFORMED, WireErrorCode.TOO_LARGE]).toContain(code);
         }

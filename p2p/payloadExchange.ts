@@ -1,0 +1,164 @@
+import { TopicValidatorResult } from "@libp2p/gossipsub";
+import type { Logger } from "pino";
+import { PayloadPoolErrorCode, isNodeError, payloadHash, type Blockchain, type Hex, type PayloadPool } from "../chain/index.js";
+import { MAX_PAYLOADS_PER_REQUEST, MAX_RESPONSE_BYTES } from "./messages.js";
+import type { PenaltyKind } from "./peerScore.js";
+
+/** Options of the payload exchange. */
+export interface PayloadExchangeOptions {
+  /** Peers asked for missing payloads before giving up on them for now. */
+  maxPeersPerFetch: number;
+  /** Wanted payloads (followed sub-chains, imported without their bytes) fetched per round. */
+  wantedPerRound: number;
+}
+
+/** Defaults: ask up to 4 peers, fetch up to 64 wanted payloads a round. */
+export const defaultPayloadExchangeOptions: PayloadExchangeOptions = { maxPeersPerFetch: 4, wantedPerRound: 64 };
+
+/** What the payload exchange needs from the node and the network. */
+export interface PayloadExchangeModules {
+  /** Sub-chain records: stored payloads, wanted payloads, declarations. */
+  chain: Pick<Blockchain, "subchains" | "genesis">;
+  /** Payloads beside pooled transactions. */
+  pool: Pick<PayloadPool, "add" | "get" | "has">;
+  /** Peers to ask (connected, status accepted). */
+  peers: () => string[];
+  /** Asks one peer for payloads by hash; one answer per hash (undefined: it has none). */
+  request: (peerId: string, hashes: Hex[], signal?: AbortSignal) => Promise<(Uint8Array | undefined)[]>;
+  penalize: (peerId: string, kind: PenaltyKind, reason: string) => void;
+  log: Logger;
+  /** Uniform in [0, 1); tests pass a seeded one. */
+  random?: () => number;
+}
+
+/**
+ * Sub-chain payloads between nodes (docs/p2p.md, "Payloads"): the gossip validator of the payload
+ * topics, the `payloads` request served from the store and the pool, fetching payloads by hash
+ * from peers (each answer is checked against the hash it was asked for, a wrong one costs the
+ * peer), and filling in the payloads of followed sub-chains that blocks were imported without.
+ */
+export class PayloadExchange {
+  private readonly opts: PayloadExchangeOptions;
+  private wantedRound: Promise<number> | null = null;
+
+  constructor(
+    opts: Partial<PayloadExchangeOptions>,
+    private readonly modules: PayloadExchangeModules,
+  ) {
+    this.opts = { ...defaultPayloadExchangeOptions, ...opts };
+  }
+
+  /** The largest payload any declared sub-chain takes. */
+  get maxPayloadBytes(): number {
+    return Math.max(0, ...this.modules.chain.genesis.subchains.map((d) => d.maxPayloadBytes));
+  }
+
+  /** Largest `payloads` answer: the usual response cap, or one largest payload if that is more. */
+  get maxResponseBytes(): number {
+    return Math.max(MAX_RESPONSE_BYTES, this.maxPayloadBytes + 64 * 1024);
+  }
+
+  /** Answers a `payloads` request: each payload held (stored or pooled) while the answer stays under the cap. */
+  async serve(hashes: readonly Hex[]): Promise<(Uint8Array | undefined)[]> {
+    const { chain, pool } = this.modules;
+    let room = this.maxResponseBytes - 1024;
+    const out: (Uint8Array | undefined)[] = [];
+    for (const hash of hashes) {
+      const payload = pool.get(hash) ?? (await chain.subchains.getPayload(hash));
+      if (payload && payload.length + 8 <= room) {
+        room -= payload.length + 8;
+        out.push(payload);
+      } else {
+        out.push(undefined);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Gossip validator of sub-chain `subchainId`'s payload topic: a payload the pool takes is
+   * forwarded; one it holds already is dropped quietly; an empty or oversized one costs the sender.
+   */
+  validateGossip(peer: string, subchainId: number, data: Uint8Array): TopicValidatorResult {
+    const { pool, log } = this.modules;
+    if (pool.has(payloadHash(data))) return TopicValidatorResult.Ignore;
+    try {
+      pool.add(subchainId, data);
+      return TopicValidatorResult.Accept;
+    } catch (e) {
+      if (isNodeError(e) && e.code === PayloadPoolErrorCode.POOL_FULL) {
+        log.debug({ err: e }, "gossiped payload dropped");
+        return TopicValidatorResult.Ignore;
+      }
+      this.modules.penalize(peer, "malformed", `payload gossip: ${(e as Error).message}`);
+      return TopicValidatorResult.Reject;
+    }
+  }
+
+  /**
+   * Fetches payloads by hash from peers in random order, up to maxPeersPerFetch of them, until
+   * every hash is answered; returns those found (each hashes to what was asked). A peer that sends
+   * bytes of another hash is penalized; one that fails is only passed over.
+   */
+  async fetch(hashes: readonly Hex[], signal?: AbortSignal): Promise<Map<Hex, Uint8Array>> {
+    const found = new Map<Hex, Uint8Array>();
+    const missing = new Set(hashes);
+    const peers = this.modules.peers();
+    const random = this.modules.random ?? Math.random;
+    for (let asked = 0; asked < this.opts.maxPeersPerFetch && peers.length > 0 && missing.size > 0; asked++) {
+      signal?.throwIfAborted();
+      const [peer] = peers.splice(Math.floor(random() * peers.length), 1) as [string];
+      const list = [...missing];
+      try {
+        for (let i = 0; i < list.length; i += MAX_PAYLOADS_PER_REQUEST) {
+          const chunk = list.slice(i, i + MAX_PAYLOADS_PER_REQUEST);
+          const answers = await this.modules.request(peer, chunk, signal);
+          answers.forEach((bytes, j) => {
+            if (!bytes) return;
+            const hash = chunk[j]!;
+            if (payloadHash(bytes) !== hash) throw new Error(`peer sent a payload that does not hash to ${hash}`);
+            found.set(hash, bytes);
+            missing.delete(hash);
+          });
+        }
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        const bad = e instanceof Error && e.message.startsWith("peer sent a payload");
+        if (bad || (isNodeError(e) && e.code.startsWith("P2P_MALFORMED"))) this.modules.penalize(peer, "malformed", `payloads: ${(e as Error).message}`);
+        else this.modules.log.debug({ err: e, peer }, "payload request failed");
+      }
+    }
+    return found;
+  }
+
+  /**
+   * One round of filling in wanted payloads (followed sub-chains whose blocks were imported
+   * without the bytes): from the pool if they arrived since, else from peers. Returns how many were
+   * stored. Rounds do not overlap: a call during a round returns that round's result.
+   */
+  fillWanted(): Promise<number> {
+    this.wantedRound ??= this.runWantedRound().finally(() => {
+      this.wantedRound = null;
+    });
+    return this.wantedRound;
+  }
+
+  private async runWantedRound(): Promise<number> {
+    const { chain, pool } = this.modules;
+    const wanted = await chain.subchains.getWantedPayloads(this.opts.wantedPerRound);
+    if (wanted.length === 0) return 0;
+    let stored = 0;
+    const fromPeers: Hex[] = [];
+    for (const { hash } of wanted) {
+      const held = pool.get(hash);
+      if (held && (await chain.subchains.storeWantedPayload(held))) stored++;
+      else fromPeers.push(hash);
+    }
+    if (fromPeers.length === 0) return stored;
+    for (const payload of (await this.fetch(fromPeers)).values()) {
+      if (await chain.subchains.storeWantedPayload(payload)) stored++;
+    }
+    if (stored > 0) this.modules.log.debug({ stored, wanted: wanted.length }, "wanted payloads stored");
+    return stored;
+  }
+}
