@@ -100,7 +100,12 @@ export class VsNode {
       ...filterMethods({ chain, filters: this.filters }),
       ...subscriptionMethods({ subscriptions: this.subscriptions }),
       ...vsMethods({ chain, peers: () => this.network?.peers() ?? [] }),
-      ...contentMethods({ chain, subscriptions: this.subscriptions, localAccounts: () => opts.devAccounts.map((a) => a.address) }),
+      ...contentMethods({
+        chain,
+        subscriptions: this.subscriptions,
+        localAccounts: () => opts.devAccounts.map((a) => a.address),
+        submitRawTransactionWithPayload: (raw, payload) => this.submitRawTransactionWithPayload(raw, payload),
+      }),
       ...payloadMethods({
         submitRawTransactionWithPayload: (raw, payload) => this.submitRawTransactionWithPayload(raw, payload),
         chain,

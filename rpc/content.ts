@@ -11,7 +11,7 @@ import {
 } from "../chain/index.js";
 import { resultSchema as rs, quantity } from "./format.js";
 import { type LogEntry, queryLogs } from "./logs.js";
-import { custom, optional, parseAddress, parseQuantity, quantity as quantityParam } from "./params.js";
+import { custom, data as dataParam, optional, parseAddress, parseQuantity, quantity as quantityParam } from "./params.js";
 import { RpcError, RpcErrorCode } from "./rpcError.js";
 import { type RpcConnection, type RpcMethod, defineMethod } from "./rpcMethod.js";
 import type { SubscriptionManager } from "./subscriptions.js";
@@ -22,12 +22,29 @@ const DELIVERED_TOPIC = registry.getEvent("KeyDelivered")!.topicHash.toLowerCase
 
 /** Most entries in one vs_listContent page. */
 export const MAX_CONTENT_PAGE_SIZE = 100;
+/** How long vs_publishContent waits for the publish to be mined by default, and at most, in seconds. */
+export const PUBLISH_WAIT_SECONDS = { default: 30, max: 60 } as const;
+
+/** vs_publishContent's answer: the transaction, and the content record once mined. */
+export interface PublishJson {
+  transactionHash: Hex;
+  /** pending: not mined within the wait (ask vs_getContent later); mined: published; reverted: mined, but publish reverted (eth_call gives the reason). */
+  status: "pending" | "mined" | "reverted";
+  /** The content record (contentId, subRef, ...) when mined. */
+  content: ContentJson | null;
+}
+
 /** Blocks read per log query while listing (the log query's range limit). */
 const LIST_STEP = 10_000n;
 
 /** What the content methods read: the chain (registry views at a block, logs). */
 export interface ContentMethodsDeps {
-  chain: Pick<Blockchain, "head" | "genesis" | "simulateCall" | "getCanonicalHash" | "getHeader" | "getBlock" | "getReceipts">;
+  chain: Pick<Blockchain, "head" | "genesis" | "simulateCall" | "getCanonicalHash" | "getHeader" | "getBlock" | "getReceipts" | "getTxLocation">;
+  /**
+   * Pools a publish with its payload and announces both (vs_publishContent); throws as
+   * vs_sendRawTransactionWithPayload does. Absent: vs_publishContent is not served.
+   */
+  submitRawTransactionWithPayload?: (raw: Uint8Array, payload: Uint8Array) => Promise<Hex>;
   /** Live subscriptions (vs_subscribe); absent: vs_subscribe is not served. */
   subscriptions?: SubscriptionManager;
   /** Addresses of the node's local wallet (keyDelivered's default buyers). */
@@ -172,6 +189,16 @@ export function contentMethods(deps: ContentMethodsDeps): RpcMethod[] {
     };
   }
 
+  /** The publish's outcome once `hash` is in a canonical block; undefined while it is not. */
+  async function publishOutcome(hash: Hex): Promise<PublishJson | undefined> {
+    const at = await chain.getTxLocation(hash);
+    if (!at) return undefined;
+    const entries = await queryLogs(chain, { fromBlock: { number: at.blockNumber }, toBlock: { number: at.blockNumber }, blockHash: null, addresses: [CONTENT_REGISTRY_ADDRESS], topics: [[PUBLISHED_TOPIC]] });
+    const log = entries.find((e) => e.transactionHash === hash);
+    if (!log) return { transactionHash: hash, status: "reverted", content: null };
+    return { transactionHash: hash, status: "mined", content: await contentJson(BigInt(log.log.topics[1]!), log) };
+  }
+
   const methods: RpcMethod[] = [
     defineMethod({
       name: "vs_getContent",
@@ -217,6 +244,41 @@ export function contentMethods(deps: ContentMethodsDeps): RpcMethod[] {
       },
     }),
   ];
+
+  const submit = deps.submitRawTransactionWithPayload;
+  if (submit) {
+    methods.push(
+      defineMethod({
+        name: "vs_publishContent",
+        summary:
+          "Submits a signed ContentRegistry publish with its payload (as vs_sendRawTransactionWithPayload) and waits up to `seconds` (default 30, at most 60) " +
+          "for it to be mined: {transactionHash, status: pending|mined|reverted, content} where content is the vs_getContent record (contentId, subRef, ...) once mined.",
+        params: [
+          dataParam("Transaction"),
+          dataParam("Payload"),
+          optional(
+            custom("seconds", { title: "seconds to wait", type: "integer" }, (v) => {
+              if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > PUBLISH_WAIT_SECONDS.max) {
+                throw new Error(`seconds must be an integer from 0 to ${PUBLISH_WAIT_SECONDS.max}`);
+              }
+              return v;
+            }),
+          ),
+        ],
+        result: { name: "Publish", schema: rs.object },
+        handler: async ([raw, payload, seconds]) => {
+          const hash = await submit(raw, payload);
+          const deadline = Date.now() + (seconds ?? PUBLISH_WAIT_SECONDS.default) * 1000;
+          for (;;) {
+            const outcome = await publishOutcome(hash);
+            if (outcome) return outcome;
+            if (Date.now() >= deadline) return { transactionHash: hash, status: "pending", content: null } satisfies PublishJson;
+            await new Promise((r) => setTimeout(r, Math.min(200, Math.max(0, deadline - Date.now()))));
+          }
+        },
+      }),
+    );
+  }
 
   const subscriptions = deps.subscriptions;
   if (subscriptions) {

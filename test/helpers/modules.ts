@@ -34,11 +34,11 @@ export function testContentHash(length = 64): Hex {
   return hash;
 }
 
-/** Signs (ethers) a type 2 call of the ContentRegistry (or `to`) from dev account `from` and pools it; returns its hash. */
-export async function sendModuleCall(ledger: Ledger, from: number, call: ModuleCall): Promise<Hex> {
+/** Signs (ethers) a type 2 call of the ContentRegistry (or `to`) from dev account `from` on chain `chainId`; returns the raw bytes. */
+export async function signModuleCall(chainId: bigint, from: number, call: ModuleCall): Promise<Uint8Array> {
   const raw = await devWallet(from).signTransaction({
     type: 2,
-    chainId: Number(ledger.chain.genesis.chainId),
+    chainId: Number(chainId),
     nonce: call.nonce,
     to: call.to ?? CONTENT_REGISTRY_ADDRESS,
     value: call.value ?? 0n,
@@ -46,7 +46,12 @@ export async function sendModuleCall(ledger: Ledger, from: number, call: ModuleC
     gasLimit: call.gasLimit ?? 500_000n,
     ...CALL_FEES,
   });
-  const rawBytes = hexToBytes(raw as Hex);
+  return hexToBytes(raw as Hex);
+}
+
+/** Signs (ethers) a type 2 call of the ContentRegistry (or `to`) from dev account `from` and pools it; returns its hash. */
+export async function sendModuleCall(ledger: Ledger, from: number, call: ModuleCall): Promise<Hex> {
+  const rawBytes = await signModuleCall(ledger.chain.genesis.chainId, from, call);
   const commitment = publishCommitment({ to: call.to ?? CONTENT_REGISTRY_ADDRESS, data: hexToBytes(call.data as Hex) });
   const payload = call.payload ?? (commitment ? testPayloads.get(commitment.payloadHash) : undefined);
   return payload ? ledger.submitRawTransactionWithPayload(rawBytes, payload) : ledger.submitRawTransaction(rawBytes);

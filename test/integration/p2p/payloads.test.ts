@@ -2,10 +2,9 @@ import { describe, expect, it } from "@jest/globals";
 import { hexToBytes } from "@ethereumjs/util";
 import { keccak256, randomBytes } from "ethers";
 import { MerkleTree } from "merkletreejs";
-import { CONTENT_REGISTRY_ADDRESS, payloadHash, type GenesisConfig, type Hex } from "../../../chain/index.js";
+import { payloadHash, type GenesisConfig, type Hex } from "../../../chain/index.js";
 import type { VsNode } from "../../../node/node.js";
-import { devWallet } from "../../helpers/ledger.js";
-import { CALL_FEES, registry } from "../../helpers/modules.js";
+import { registry, signModuleCall } from "../../helpers/modules.js";
 import { httpCall } from "../../helpers/rpcClient.js";
 import { addrOf, netGenesis, useNetNodes, waitFor } from "../../helpers/net.js";
 
@@ -17,18 +16,9 @@ const { start } = useNetNodes();
 const POSTS = 1;
 
 /** A signed publish of `payload` on `subchainId` from dev account `from`, with gas for the payload bytes. */
-async function signedPublish(genesis: GenesisConfig, from: number, nonce: number, payload: Uint8Array, subchainId = POSTS): Promise<Uint8Array> {
+function signedPublish(genesis: GenesisConfig, from: number, nonce: number, payload: Uint8Array, subchainId = POSTS): Promise<Uint8Array> {
   const data = registry.encodeFunctionData("publish", [keccak256(payload), subchainId, 10n ** 18n, keccak256(randomBytes(32)), 10n]);
-  const raw = await devWallet(from).signTransaction({
-    type: 2,
-    chainId: Number(genesis.chainId),
-    nonce,
-    to: CONTENT_REGISTRY_ADDRESS,
-    data,
-    gasLimit: 500_000n + 8n * BigInt(payload.length),
-    ...CALL_FEES,
-  });
-  return hexToBytes(raw as Hex);
+  return signModuleCall(genesis.chainId, from, { data, nonce, gasLimit: 500_000n + 8n * BigInt(payload.length) });
 }
 
 const mined = (node: VsNode, hash: Hex) => async (): Promise<boolean> => (await node.ledger.chain.getTxLocation(hash)) !== undefined;

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { randomBytes } from "node:crypto";
 import WebSocket from "ws";
+import { keccak256 } from "ethers";
 import { CONTENT_REGISTRY_ADDRESS, type Hex } from "../../../chain/index.js";
 import { devAccount } from "../../../node/devAccounts.js";
 import type { VsNode } from "../../../node/node.js";
 import { RpcErrorCode } from "../../../rpc/rpcError.js";
 import { mineBlock } from "../../helpers/mine.js";
-import { registry, sendModuleCall, testContentHash } from "../../helpers/modules.js";
+import { registry, sendModuleCall, signModuleCall, testContentHash } from "../../helpers/modules.js";
 import { startTestNode } from "../../helpers/node.js";
 import { httpCall, rpcError, type RpcCall } from "../../helpers/rpcClient.js";
 
@@ -121,5 +122,54 @@ describe("content RPC: vs_getContent, vs_listContent, vs_subscribe", () => {
     }
     expect((await rpcError(call("vs_subscribe", "contentPublished"))).code).toBe(RpcErrorCode.METHOD_NOT_FOUND);
     expect((await rpcError(call("vs_subscribe", "somethingElse"))).code).toBe(RpcErrorCode.INVALID_PARAMS);
+  });
+});
+
+describe("vs_publishContent", () => {
+  it("publishes with the payload and answers the content record once mined; pending when not mined in time; reverted when the publish reverts", async () => {
+    const [node, close] = await startTestNode({ mine: false });
+    closers.push(close);
+    const call = httpCall(node.rpc!.url);
+    const { chainId } = node.ledger.chain.genesis;
+    const hex = (b: Uint8Array): string => `0x${Buffer.from(b).toString("hex")}`;
+    const publish = (nonce: number, deliveryBlocks: bigint, payload: Uint8Array): Promise<Uint8Array> =>
+      signModuleCall(chainId, 4, {
+        data: registry.encodeFunctionData("publish", [keccak256(payload), 1, 7n, hash32(), deliveryBlocks]),
+        nonce,
+        gasLimit: 600_000n + 8n * BigInt(payload.length),
+      });
+    /** vs_publishContent while a block is mined as soon as the publish is pooled. */
+    const publishMined = async (raw: Uint8Array, payload: Uint8Array): Promise<{ transactionHash: Hex; status: string; content: Record<string, unknown> | null }> => {
+      const answer = call("vs_publishContent", hex(raw), hex(payload), 20) as Promise<{ transactionHash: Hex; status: string; content: Record<string, unknown> | null }>;
+      while (node.ledger.pool.size === 0) await new Promise((r) => setTimeout(r, 20));
+      await mineBlock(node.ledger, miner.privateKey, miner.address);
+      return answer;
+    };
+
+    const first = new Uint8Array(randomBytes(5_000));
+    const mined = await publishMined(await publish(0, 10n, first), first);
+    const block = node.ledger.chain.head;
+    expect(mined.status).toBe("mined");
+    expect(mined.transactionHash).toBe(block.transactions[0]!.hash);
+    expect(mined.content).toMatchObject({ contentId: "0x1", author: devAccount(4).address, contentHash: keccak256(first), price: "0x7", blockHash: block.hash, transactionHash: mined.transactionHash });
+    expect(mined.content!.subRef).toEqual({ word: `0x${((1n << 96n) | (1n << 32n)).toString(16)}`, subchainId: "0x1", subNumber: "0x1", index: "0x0" });
+    expect(await call("vs_getContent", "0x1")).toEqual(mined.content);
+
+    // not mined within 0 seconds: pending, and the publish waits in the pool
+    const second = new Uint8Array(randomBytes(3_000));
+    const pending = (await call("vs_publishContent", hex(await publish(1, 10n, second)), hex(second), 0)) as { transactionHash: Hex; status: string; content: unknown };
+    expect(pending).toEqual({ transactionHash: pending.transactionHash, status: "pending", content: null });
+    expect(node.ledger.pool.has(pending.transactionHash)).toBe(true);
+    await mineBlock(node.ledger, miner.privateKey, miner.address);
+
+    // deliveryBlocks 0 reverts: mined, no content, receipt status 0
+    const third = new Uint8Array(randomBytes(1_000));
+    const reverted = await publishMined(await publish(2, 0n, third), third);
+    expect(reverted).toEqual({ transactionHash: reverted.transactionHash, status: "reverted", content: null });
+    expect(((await call("eth_getTransactionReceipt", reverted.transactionHash)) as { status: string }).status).toBe("0x0");
+
+    // bad input: a payload that is not the published one, a wait over the limit
+    await expect(call("vs_publishContent", hex(await publish(3, 10n, third)), hex(randomBytes(1_000)))).rejects.toThrow(/does not match the published contentHash/);
+    await expect(call("vs_publishContent", hex(await publish(3, 10n, third)), hex(third), 61)).rejects.toMatchObject({ code: RpcErrorCode.INVALID_PARAMS });
   });
 });
