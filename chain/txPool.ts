@@ -151,6 +151,16 @@ export class TxPool extends EventEmitter<TxPoolEventData> {
     return this.senders.get(address)?.entries.map((e) => e.tx) ?? [];
   }
 
+  /** The sender's next nonce given its account nonce: past the pooled transactions that follow it without a gap (geth's pending nonce). */
+  pendingNonce(address: Hex, accountNonce: bigint): bigint {
+    let nonce = accountNonce;
+    for (const e of this.senders.get(address)?.entries ?? []) {
+      if (e.tx.nonce === nonce) nonce++;
+      else if (e.tx.nonce > nonce) break;
+    }
+    return nonce;
+  }
+
   /** Whether a transaction with this hash is pooled. */
   has(hash: Hex): boolean {
     return this.byHash.has(hash);

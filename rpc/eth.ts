@@ -33,7 +33,7 @@ export interface DevAccountKey {
 /** What the `eth_` methods read and call: the chain, the pool, transaction submission and mining. */
 export interface EthDeps {
   chain: Blockchain;
-  pool: Pick<TxPool, "get" | "senderTransactions">;
+  pool: Pick<TxPool, "get" | "pendingNonce">;
   /** Decodes, validates and pools a raw signed transaction (Ledger.submitRawTransaction); rejects with NodeErrors. */
   submitRawTransaction(raw: Uint8Array): Promise<Hex>;
   /** Work packages for external miners (eth_getWork / eth_submitWork). */
@@ -338,12 +338,7 @@ export function ethMethods(deps: EthDeps): RpcMethod[] {
 
   /** Head nonce plus the sender's pooled transactions that follow it without a gap (geth's pending nonce). */
   async function pendingNonce(address: Hex): Promise<bigint> {
-    let nonce = (await chain.headState().getAccount(address)).nonce;
-    for (const tx of pool.senderTransactions(address)) {
-      if (tx.nonce === nonce) nonce++;
-      else if (tx.nonce > nonce) break;
-    }
-    return nonce;
+    return pool.pendingNonce(address, (await chain.headState().getAccount(address)).nonce);
   }
 
   /** Runs a request as a transaction would in the next block on top of `header` (see Blockchain.simulateCall). */

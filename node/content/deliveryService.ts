@@ -48,7 +48,7 @@ export const defaultKeyDeliveryOptions: Omit<KeyDeliveryOptions, "datadir"> = {
 /** Collaborators of the key-delivery service. */
 export interface KeyDeliveryModules {
   chain: Pick<Blockchain, "head" | "genesis" | "getCanonicalHash" | "getHeader" | "getBlock" | "getReceipts" | "getTxLocation" | "simulateCall" | "headState" | "on" | "off">;
-  pool: Pick<TxPool, "has" | "senderTransactions">;
+  pool: Pick<TxPool, "has" | "pendingNonce">;
   /** Pools a signed transaction and announces it (VsNode.submitRawTransaction). */
   submitRawTransaction: (raw: Uint8Array) => Promise<Hex>;
   /** The author's account key (signs deliverKey); never logged. */
@@ -305,12 +305,7 @@ export class KeyDeliveryService {
 
   /** The author's next nonce: the account's, past its gapless pooled transactions. */
   private async pendingNonce(): Promise<bigint> {
-    let nonce = (await this.modules.chain.headState().getAccount(this.author)).nonce;
-    for (const tx of this.modules.pool.senderTransactions(this.author)) {
-      if (tx.nonce === nonce) nonce++;
-      else if (tx.nonce > nonce) break;
-    }
-    return nonce;
+    return this.modules.pool.pendingNonce(this.author, (await this.modules.chain.headState().getAccount(this.author)).nonce);
   }
 
   /** A content key from the key store (scrypt once per content while running), checked against the on-chain commitment. */

@@ -131,6 +131,21 @@ describe("TxPool", () => {
     close();
   });
 
+  it("gives a sender's pending nonce past its gapless pooled transactions", async () => {
+    const [{ pool, state }, close] = setup();
+    state.set(addr(0), 3n);
+    expect(pool.pendingNonce(addr(0), 3n)).toBe(3n);
+    await pool.add(await makeTx(0, 3));
+    await pool.add(await makeTx(0, 4));
+    await pool.add(await makeTx(0, 6));
+    // 5 is missing: 6 waits and does not count
+    expect(pool.pendingNonce(addr(0), 3n)).toBe(5n);
+    // a head that already took nonce 3 and 4
+    expect(pool.pendingNonce(addr(0), 5n)).toBe(5n);
+    expect(pool.pendingNonce(addr(1), 7n)).toBe(7n);
+    close();
+  });
+
   it("replaces a transaction when both fee caps are 10% higher and refuses 9%", async () => {
     const [{ pool, state, dropped }, close] = setup();
     state.set(addr(0), 0n);
