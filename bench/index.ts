@@ -5,6 +5,7 @@ import { benchContentCrypto } from "./contentCrypto.js";
 import { benchP2p } from "./p2p.js";
 import { benchRpc } from "./rpc.js";
 import { benchSealVerify } from "./sealVerify.js";
+import { benchSubchains } from "./subchains.js";
 import { benchTxAdmission } from "./txAdmission.js";
 
 const results: Record<string, Record<string, number>> = {
@@ -14,6 +15,7 @@ const results: Record<string, Record<string, number>> = {
   rpc: await benchRpc(),
   p2p: await benchP2p(),
   contentCrypto: await benchContentCrypto(),
+  subchains: await benchSubchains(),
 };
 
 const rows: { bench: string; figure: string; value: string }[] = [];
