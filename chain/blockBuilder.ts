@@ -2,7 +2,7 @@ import { type BlockHeader, UNSEALED, headerHash } from "./block.js";
 import type { Blockchain } from "./blockchain.js";
 import { ExecutionError, applyTransaction, payMiner, receiptOf } from "./execution.js";
 import type { SubRef } from "./modules/subRef.js";
-import { publishCommitment } from "./publishPayload.js";
+import { payloadGas, publishCommitment } from "./publishPayload.js";
 import { encodeReceipt, mergeBlooms, type Receipt } from "./receipt.js";
 import { type SubBlockHeader, buildSubBlock, subchainsRoot } from "./subchain.js";
 import type { SignedTx } from "./transaction.js";
@@ -36,8 +36,8 @@ export interface PayloadSource {
  * Builds a block template on `parent` from candidate transactions in the given order, skipping
  * those that do not apply (and the later ones of the same sender), until the gas limit is reached.
  * A publish transaction goes in only while `payloads` holds its payload and the payload fits its
- * sub-chain's maxSubBlockBytes; the block seals one sub-block per sub-chain it publishes to,
- * following the sub-chain tips after `parent`.
+ * sub-chain's maxSubBlockBytes, and is charged its payload gas; the block seals one sub-block per
+ * sub-chain it publishes to, following the sub-chain tips after `parent`.
  */
 export async function buildBlockTemplate(
   chain: Blockchain,
@@ -47,7 +47,8 @@ export async function buildBlockTemplate(
   payloads?: PayloadSource,
 ): Promise<BlockTemplate> {
   const subRefs = new Map<Hex, SubRef>();
-  const ctx = { ...chain.executionContext({ miner: params.miner, number: parent.number + 1n, timestamp: params.timestamp }), subRefs };
+  const payloadGasOf = new Map<Hex, bigint>();
+  const ctx = { ...chain.executionContext({ miner: params.miner, number: parent.number + 1n, timestamp: params.timestamp }), subRefs, payloadGas: payloadGasOf };
   const parentHash = headerHash(parent);
   const tips = await chain.tipsAfter(parentHash);
   const declared = new Map(chain.genesis.subchains.map((d) => [d.id, d]));
@@ -78,6 +79,7 @@ export async function buildBlockTemplate(
       }
       const tip = (await chain.subchains.getHeader(tips.get(decl.id)!))!;
       subRefs.set(tx.hash, { subchainId: decl.id, subNumber: tip.number + 1n, index: subPayloads.get(decl.id)?.length ?? 0 });
+      payloadGasOf.set(tx.hash, payloadGas(decl, payload.length));
     }
     try {
       const out = await applyTransaction(state, tx, txs.length, gasUsed, ctx);
@@ -92,6 +94,7 @@ export async function buildBlockTemplate(
     } catch (e) {
       if (!(e instanceof ExecutionError)) throw e;
       subRefs.delete(tx.hash);
+      payloadGasOf.delete(tx.hash);
       skipSenders.add(tx.from);
     }
   }

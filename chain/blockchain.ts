@@ -20,7 +20,7 @@ import { NodeError } from "./errors.js";
 import { type CallRequest, type CallResult, type ExecutionContext, type ExecutionResult, applyTransactions, simulateCall } from "./execution.js";
 import type { GenesisConfig } from "./genesis.js";
 import type { SubRef } from "./modules/subRef.js";
-import { publishCommitment } from "./publishPayload.js";
+import { payloadGas, publishCommitment } from "./publishPayload.js";
 import { type SystemModules, defaultSystemModules } from "./modules/systemModules.js";
 import { type Receipt, decodeReceipts, encodeReceipts, encodeReceipt } from "./receipt.js";
 import { SerialQueue } from "./serialQueue.js";
@@ -34,6 +34,7 @@ import {
   checkSubBlockLink,
   checkSubBlockPayloadHashes,
   checkSubBlockPayloads,
+  genesisSubBlock,
   subBlockHash,
   subBlockHeaderFields,
   subBlockHeaderFromFields,
@@ -202,11 +203,15 @@ export function blockOf(header: BlockHeader, body: BlockBody, hash: Hex = header
   return block;
 }
 
-/** The genesis block of a genesis config, with its state. */
+/**
+ * The genesis block of a genesis config, with its state. It seals the genesis sub-blocks (one per
+ * declared sub-chain, ascending id), so its hash commits to the sub-chain declarations.
+ */
 export async function buildGenesis(genesis: GenesisConfig, stateDb: StateDb): Promise<{ block: Block; stateOps: BatchOp[] }> {
   const state = stateDb.open(EMPTY_TRIE_ROOT);
   for (const [address, balance] of genesis.alloc) state.setAccount(address, { nonce: 0n, balance });
   const { root, ops } = await state.commit();
+  const subBlocks = genesis.subchains.map((d) => genesisSubBlock(d).subBlock.header);
   const header: BlockHeader = {
     parentHash: ZERO_HASH,
     number: 0n,
@@ -221,10 +226,10 @@ export async function buildGenesis(genesis: GenesisConfig, stateDb: StateDb): Pr
     gasUsed: 0n,
     extraData: genesis.extraData,
     baseFeePerGas: genesis.baseFeePerGas,
-    subchainsRoot: EMPTY_TRIE_ROOT,
+    subchainsRoot: subchainsRoot(subBlocks),
     ...UNSEALED,
   };
-  return { block: { header, transactions: [], hash: headerHash(header) }, stateOps: ops };
+  return { block: blockOf(header, { transactions: [], subBlocks }), stateOps: ops };
 }
 
 /**
@@ -278,9 +283,6 @@ export class Blockchain extends EventEmitter {
         { code: ChainErrorCode.WRONG_GENESIS },
         `the database holds a chain with genesis ${bytesToHex(stored)}, but the genesis file gives ${block.hash}`,
       );
-    } else if (!(await this.subchains.getTips(block.hash))) {
-      // a database written before sub-chains were wired: the genesis sub-blocks are added once
-      await store.batch(this.subchains.genesisOps(block.hash));
     }
     this.genesisBlock = block;
     const headHash = bytesToHex((await store.get(HEAD_KEY))!) as Hex;
@@ -443,7 +445,7 @@ export class Blockchain extends EventEmitter {
     }
     const sub = await this.checkSubBlocks(block);
     const state = this.stateDb.open(parent.stateRoot);
-    const result = await applyTransactions(state, block.transactions, { ...this.executionContext(header), subRefs: sub.subRefs });
+    const result = await applyTransactions(state, block.transactions, { ...this.executionContext(header), subRefs: sub.subRefs, payloadGas: sub.payloadGas });
     await this.checkExecution(header, result);
     const commit = await state.commit();
     if (commit.root !== header.stateRoot) {
@@ -502,9 +504,13 @@ export class Blockchain extends EventEmitter {
    * sub-chain tips after its parent (docs/subchains.md): declared sub-chains in ascending id,
    * subchainsRoot, each link, size and payloadRoot over the payload hashes its sub-chain's publish
    * transactions commit to (in transaction order), and every publish transaction's payload in a
-   * sub-block. Returns the sealed sub-blocks, where each publish's payload landed and the writes.
+   * sub-block. Returns the sealed sub-blocks, where each publish's payload landed, each publish's
+   * payload gas (from the lengths the sub-block headers commit to, so nodes without the bytes
+   * charge the same) and the writes.
    */
-  private async checkSubBlocks(block: Block): Promise<{ sealed: SubBlock[]; subRefs: Map<Hex, SubRef>; ops: BatchOp[] }> {
+  private async checkSubBlocks(
+    block: Block,
+  ): Promise<{ sealed: SubBlock[]; subRefs: Map<Hex, SubRef>; payloadGas: Map<Hex, bigint>; ops: BatchOp[] }> {
     const { header, hash } = block;
     const headers = block.subBlocks ?? [];
     const declared = this.modules.genesis.subchains;
@@ -538,6 +544,7 @@ export class Blockchain extends EventEmitter {
     const parentTips = await this.tipsAfter(header.parentHash);
     const sealed: SubBlock[] = [];
     const subRefs = new Map<Hex, SubRef>();
+    const payloadGasOf = new Map<Hex, bigint>();
     const ops: BatchOp[] = [];
     for (const h of headers) {
       const decl = declared.find((d) => d.id === h.subchainId)!;
@@ -566,13 +573,16 @@ export class Blockchain extends EventEmitter {
       } catch (e) {
         fail(ChainErrorCode.MISSING_PAYLOAD, e);
       }
+      // checkSubBlockHeader and checkSubBlockPayloadHashes passed: one committed length per publish, in order
       list.forEach((c, index) => {
-        if (!subRefs.has(c.txHash)) subRefs.set(c.txHash, { subchainId: h.subchainId, subNumber: h.number, index });
+        if (subRefs.has(c.txHash)) return;
+        subRefs.set(c.txHash, { subchainId: h.subchainId, subNumber: h.number, index });
+        payloadGasOf.set(c.txHash, payloadGas(decl, h.payloadLengths[index]!));
       });
       sealed.push({ header: h, hash: subBlockHash(h), payloadHashes });
     }
     ops.push(...this.subchains.sealOps(hash, sealed, parentTips));
-    return { sealed, subRefs, ops };
+    return { sealed, subRefs, payloadGas: payloadGasOf, ops };
   }
 
   /** Each sub-chain's latest sub-block hash after stored main block `mainHash` (what a child's sub-blocks follow). */

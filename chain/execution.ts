@@ -50,6 +50,11 @@ export interface ExecutionContext extends BlockEnv {
    * fills it in (until it lands, absent: modules then see no `subRef`).
    */
   subRefs?: ReadonlyMap<Hex, SubRef>;
+  /**
+   * Gas each publish transaction's payload adds to its intrinsic gas (payloadGasPerByte of its
+   * sub-chain times the length its sub-block header commits to), by transaction hash; absent: none.
+   */
+  payloadGas?: ReadonlyMap<Hex, bigint>;
 }
 
 /** The outcome of applying a block's transactions to a state. */
@@ -76,10 +81,11 @@ export interface TxOutcome {
 
 /**
  * Applies one transaction: the exact nonce, fee at least the base fee, funds for
- * value + gasLimit * maxFee, room in the block. A value transfer uses the size-based intrinsic gas;
- * a call of a system module adds what the module spends, and when it fails only the nonce and the
- * fee stay. The fee goes to the miner at the end of the block. Throws ExecutionError and changes
- * nothing when the transaction is invalid.
+ * value + gasLimit * maxFee, a gas limit covering the intrinsic gas (with a publish's payload gas,
+ * `ctx.payloadGas`), room in the block. A value transfer uses the intrinsic gas; a call of a system
+ * module adds what the module spends, and when it fails only the nonce and the fee stay. The fee
+ * goes to the miner at the end of the block. Throws ExecutionError and changes nothing when the
+ * transaction is invalid.
  */
 export async function applyTransaction(
   state: StateView,
@@ -101,6 +107,14 @@ export async function applyTransaction(
     }
     throw e;
   }
+  // the payload gas is part of the intrinsic gas: a reverted publish still pays it (its payload stays in the sub-block)
+  const intrinsicGas = intrinsicGasOf(tx) + (ctx.payloadGas?.get(tx.hash) ?? 0n);
+  if (tx.gasLimit < intrinsicGas) {
+    throw new ExecutionError(
+      { code: ExecutionErrorCode.INVALID_TX, index, txCode: TxErrorCode.INTRINSIC_GAS_TOO_LOW },
+      `transaction ${index} (${tx.hash}) is invalid: intrinsic gas too low: gas limit ${tx.gasLimit} is below the ${intrinsicGas} it needs with its payload`,
+    );
+  }
   if (blockGasUsed + tx.gasLimit > ctx.gasLimit) {
     throw new ExecutionError(
       { code: ExecutionErrorCode.BLOCK_GAS_EXCEEDED, index },
@@ -110,7 +124,7 @@ export async function applyTransaction(
   const price = effectiveGasPrice(tx, ctx.baseFeePerGas);
   const module = ctx.modules.get(tx.to);
   if (!module) {
-    const gasUsed = intrinsicGasOf(tx);
+    const gasUsed = intrinsicGas;
     const fee = gasUsed * price;
     state.setAccount(tx.from, { nonce: sender.nonce + 1n, balance: sender.balance - tx.value - fee });
     const recipient = await state.getAccount(tx.to);
@@ -124,7 +138,7 @@ export async function applyTransaction(
     value: tx.value,
     data: tx.data,
     gasLimit: tx.gasLimit,
-    intrinsicGas: intrinsicGasOf(tx),
+    intrinsicGas,
     txHash: tx.hash,
     subRef: ctx.subRefs?.get(tx.hash),
   };
@@ -141,7 +155,7 @@ export interface ModuleMessage {
   value: bigint;
   data: Uint8Array;
   gasLimit: bigint;
-  /** Gas the transaction paid before the module runs (size-based). */
+  /** Gas the transaction paid before the module runs (size-based, plus a publish's payload gas). */
   intrinsicGas: bigint;
   /** The transaction's hash; the zero hash in a simulation. */
   txHash: Hex;
@@ -234,6 +248,7 @@ const ZERO_TX_HASH: Hex = `0x${"00".repeat(32)}`;
  * value transfer returns nothing, a module view runs read-only, any other module function runs
  * for real on `state` (pass a throwaway view). Throws ModuleRevert when the call reverts or runs
  * out of gas, TxError when the gas limit is below the intrinsic gas or the sender lacks the value.
+ * It does not see a publish's payload: the publish uses this gas plus payloadGas(decl, length).
  */
 export async function simulateCall(state: StateView, req: CallRequest, block: BlockEnv, modules: SystemModules): Promise<CallResult> {
   const intrinsicGas = intrinsicGasOf({ data: req.data, accessList: req.accessList });

@@ -24,6 +24,11 @@ export interface SubBlockHeader {
   payloadCount: number;
   /** Sum of the payloads' lengths. */
   payloadBytes: number;
+  /**
+   * Each payload's length in bytes, in payload order: what a publish's payload gas is charged on,
+   * so a node that does not hold the bytes executes the block the same.
+   */
+  payloadLengths: number[];
 }
 
 /** A sub-block as a main block seals it and a reorg moves it: header, hash and its payload hashes in order. */
@@ -51,6 +56,8 @@ export const SubchainErrorCode = {
   EMPTY_PAYLOAD: "SUBCHAIN_EMPTY_PAYLOAD",
   PAYLOAD_TOO_LARGE: "SUBCHAIN_PAYLOAD_TOO_LARGE",
   SUB_BLOCK_TOO_LARGE: "SUBCHAIN_SUB_BLOCK_TOO_LARGE",
+  /** payloadLengths does not list payloadCount lengths, or a payload is not as long as its entry. */
+  BAD_PAYLOAD_LENGTHS: "SUBCHAIN_BAD_PAYLOAD_LENGTHS",
   BAD_ORDER: "SUBCHAIN_BAD_ORDER",
 } as const;
 /** One of SubchainErrorCode. */
@@ -59,7 +66,7 @@ export type SubchainErrorCode = (typeof SubchainErrorCode)[keyof typeof Subchain
 /** A sub-block (or a main block's list of them) that could not be decoded or breaks a rule. */
 export class SubchainError extends NodeError<{ code: SubchainErrorCode }> {}
 
-const FIELDS = ["subchainId", "number", "parentHash", "payloadRoot", "payloadCount", "payloadBytes"] as const satisfies readonly (keyof SubBlockHeader)[];
+const FIELDS = ["subchainId", "number", "parentHash", "payloadRoot", "payloadCount", "payloadBytes", "payloadLengths"] as const satisfies readonly (keyof SubBlockHeader)[];
 const HASH_FIELDS = new Set<keyof SubBlockHeader>(["parentHash", "payloadRoot"]);
 /** Largest value each integer field may hold when decoded (the genesis limits are checked later). */
 const INT_MAX: Partial<Record<keyof SubBlockHeader, bigint>> = {
@@ -67,16 +74,18 @@ const INT_MAX: Partial<Record<keyof SubBlockHeader, bigint>> = {
   number: 2n ** 64n - 1n,
   payloadCount: 2n ** 32n - 1n,
   payloadBytes: 2n ** 32n - 1n,
+  payloadLengths: 2n ** 32n - 1n,
 };
 /** Deepest Merkle proof accepted: 2^32 leaves, as payloadCount is a 32-bit number. */
 const MAX_PROOF_DEPTH = 32;
 
-/** RLP list items of a sub-block header. */
-export function subBlockHeaderFields(h: SubBlockHeader): Uint8Array[] {
+/** RLP list items of a sub-block header (payloadLengths is a nested list of integers). */
+export function subBlockHeaderFields(h: SubBlockHeader): (Uint8Array | Uint8Array[])[] {
   return FIELDS.map((f) => {
     const v = h[f];
     if (typeof v === "bigint") return bigIntToUnpaddedBytes(v);
     if (typeof v === "number") return intToUnpaddedBytes(v);
+    if (Array.isArray(v)) return v.map((n) => intToUnpaddedBytes(n));
     return hexToBytes(v);
   });
 }
@@ -96,9 +105,16 @@ export function subBlockHeaderFromFields(items: unknown): SubBlockHeader {
   if (!Array.isArray(items) || items.length !== FIELDS.length) {
     throw new SubchainError({ code: SubchainErrorCode.BAD_RLP }, `sub-block header must be a list of ${FIELDS.length} items`);
   }
-  const out: Record<string, bigint | number | Hex> = {};
+  const out: Record<string, bigint | number | number[] | Hex> = {};
   FIELDS.forEach((f, i) => {
     const item = items[i] as unknown;
+    if (f === "payloadLengths") {
+      if (!Array.isArray(item)) {
+        throw new SubchainError({ code: SubchainErrorCode.BAD_RLP }, "sub-block header field payloadLengths must be a list");
+      }
+      out[f] = item.map((n: unknown, j) => Number(headerInt(`payloadLengths[${j}]`, n, INT_MAX.payloadLengths!)));
+      return;
+    }
     if (!(item instanceof Uint8Array)) {
       throw new SubchainError({ code: SubchainErrorCode.BAD_RLP }, `sub-block header field ${f} must be a byte string`);
     }
@@ -109,17 +125,24 @@ export function subBlockHeaderFromFields(items: unknown): SubBlockHeader {
       out[f] = bytesToHex(item) as Hex;
       return;
     }
-    if (item.length > 0 && item[0] === 0) {
-      throw new SubchainError({ code: SubchainErrorCode.BAD_FIELD }, `sub-block header ${f} has leading zero bytes`);
-    }
-    const max = INT_MAX[f]!;
-    if (item.length > 8 || bytesToBigInt(item) > max) {
-      throw new SubchainError({ code: SubchainErrorCode.BAD_FIELD }, `sub-block header ${f} exceeds ${max}`);
-    }
-    const n = bytesToBigInt(item);
+    const n = headerInt(f, item, INT_MAX[f]!);
     out[f] = f === "number" ? n : Number(n);
   });
   return out as unknown as SubBlockHeader;
+}
+
+/** A canonical integer item of a sub-block header, at most `max`. */
+function headerInt(name: string, item: unknown, max: bigint): bigint {
+  if (!(item instanceof Uint8Array)) {
+    throw new SubchainError({ code: SubchainErrorCode.BAD_RLP }, `sub-block header field ${name} must be a byte string`);
+  }
+  if (item.length > 0 && item[0] === 0) {
+    throw new SubchainError({ code: SubchainErrorCode.BAD_FIELD }, `sub-block header ${name} has leading zero bytes`);
+  }
+  if (item.length > 8 || bytesToBigInt(item) > max) {
+    throw new SubchainError({ code: SubchainErrorCode.BAD_FIELD }, `sub-block header ${name} exceeds ${max}`);
+  }
+  return bytesToBigInt(item);
 }
 
 /** Decodes a sub-block header from RLP bytes; throws SubchainError on any malformation. */
@@ -271,6 +294,7 @@ export function buildSubBlock(parent: SubBlockHeader, payloads: readonly Uint8Ar
     payloadRoot: payloadRoot(payloadHashes),
     payloadCount: payloads.length,
     payloadBytes: payloads.reduce((sum, p) => sum + p.length, 0),
+    payloadLengths: payloads.map((p) => p.length),
   };
   return { header, hash: subBlockHash(header), payloadHashes };
 }
@@ -300,6 +324,7 @@ export function genesisSubBlock(decl: SubchainDeclaration): { subBlock: SubBlock
     payloadRoot: payloadRoot(payloadHashes),
     payloadCount: 1,
     payloadBytes: payload.length,
+    payloadLengths: [payload.length],
   };
   return { subBlock: { header, hash: subBlockHash(header), payloadHashes }, payloads: [payload] };
 }
@@ -322,7 +347,11 @@ export function checkSubBlockLink(header: SubBlockHeader, parent: SubBlockHeader
   }
 }
 
-/** Checks a sealed (non-genesis) sub-block header against its sub-chain's declaration, without its payloads. */
+/**
+ * Checks a sealed (non-genesis) sub-block header against its sub-chain's declaration, without its
+ * payloads: not empty, payloadLengths lists payloadCount lengths of 1..maxPayloadBytes each whose
+ * sum is payloadBytes, at most maxSubBlockBytes.
+ */
 export function checkSubBlockHeader(header: SubBlockHeader, decl: SubchainDeclaration): void {
   if (header.subchainId !== decl.id) {
     fail(SubchainErrorCode.WRONG_SUBCHAIN, `sub-block of sub-chain ${header.subchainId} checked against the declaration of ${decl.id}`);
@@ -331,9 +360,19 @@ export function checkSubBlockHeader(header: SubBlockHeader, decl: SubchainDeclar
   if (header.payloadBytes > decl.maxSubBlockBytes) {
     fail(SubchainErrorCode.SUB_BLOCK_TOO_LARGE, `sub-block of ${decl.name} carries ${header.payloadBytes} payload bytes, more than maxSubBlockBytes ${decl.maxSubBlockBytes}`);
   }
-  // every payload is 1..maxPayloadBytes long
-  if (header.payloadBytes < header.payloadCount || header.payloadBytes > header.payloadCount * decl.maxPayloadBytes) {
-    fail(SubchainErrorCode.BAD_PAYLOAD_BYTES, `sub-block of ${decl.name} claims ${header.payloadBytes} bytes in ${header.payloadCount} payloads of 1..${decl.maxPayloadBytes} bytes`);
+  if (header.payloadLengths.length !== header.payloadCount) {
+    fail(SubchainErrorCode.BAD_PAYLOAD_LENGTHS, `sub-block of ${decl.name} lists ${header.payloadLengths.length} payload lengths for ${header.payloadCount} payloads`);
+  }
+  let total = 0;
+  header.payloadLengths.forEach((length, i) => {
+    if (length === 0) fail(SubchainErrorCode.EMPTY_PAYLOAD, `payload ${i} of the ${decl.name} sub-block is empty`);
+    if (length > decl.maxPayloadBytes) {
+      fail(SubchainErrorCode.PAYLOAD_TOO_LARGE, `payload ${i} of the ${decl.name} sub-block is ${length} bytes, more than maxPayloadBytes ${decl.maxPayloadBytes}`);
+    }
+    total += length;
+  });
+  if (total !== header.payloadBytes) {
+    fail(SubchainErrorCode.BAD_PAYLOAD_BYTES, `sub-block of ${decl.name} claims ${header.payloadBytes} payload bytes, its payload lengths sum to ${total}`);
   }
 }
 
@@ -348,7 +387,10 @@ export function checkSubBlockPayloadHashes(header: SubBlockHeader, payloadHashes
   }
 }
 
-/** Checks a sealed sub-block with all its payloads: the header rules, each payload's size, payloadBytes, payloadCount and payloadRoot. */
+/**
+ * Checks a sealed sub-block with all its payloads: each payload's size against the declaration and
+ * its entry in payloadLengths, payloadBytes, the header rules, payloadCount and payloadRoot.
+ */
 export function checkSubBlockPayloads(header: SubBlockHeader, payloads: readonly Uint8Array[], decl: SubchainDeclaration): void {
   if (header.subchainId !== decl.id) {
     fail(SubchainErrorCode.WRONG_SUBCHAIN, `sub-block of sub-chain ${header.subchainId} checked against the declaration of ${decl.id}`);
@@ -358,6 +400,10 @@ export function checkSubBlockPayloads(header: SubBlockHeader, payloads: readonly
     if (p.length === 0) fail(SubchainErrorCode.EMPTY_PAYLOAD, `payload ${i} of the ${decl.name} sub-block is empty`);
     if (p.length > decl.maxPayloadBytes) {
       fail(SubchainErrorCode.PAYLOAD_TOO_LARGE, `payload ${i} of the ${decl.name} sub-block is ${p.length} bytes, more than maxPayloadBytes ${decl.maxPayloadBytes}`);
+    }
+    const committed = header.payloadLengths[i];
+    if (committed !== undefined && committed !== p.length) {
+      fail(SubchainErrorCode.BAD_PAYLOAD_LENGTHS, `payload ${i} of the ${decl.name} sub-block is ${p.length} bytes, its header says ${committed}`);
     }
     total += p.length;
   });

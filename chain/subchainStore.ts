@@ -179,19 +179,18 @@ export class SubchainStore {
   }
 
   /**
-   * Writes of the genesis sub-blocks (number 0 of every declared sub-chain, canonical) and the
-   * sub-chain tips after the genesis main block `genesisHash`.
+   * Writes of the genesis sub-blocks (number 0 of every declared sub-chain, canonical, sealed by
+   * the genesis main block `genesisHash`, their declaration payload where followed) and the
+   * sub-chain tips after it.
    */
   genesisOps(genesisHash: Hex): BatchOp[] {
-    const ops: BatchOp[] = [];
     const genesis = this.modules.subchains.map(genesisSubBlock);
-    for (const { subBlock, payloads } of genesis) {
-      ops.push(...this.subBlockOps(subBlock), ...this.payloadOps(subBlock.header.subchainId, payloads));
-    }
     const subBlocks = genesis.map((g) => g.subBlock);
-    ops.push(...this.canonicalOps([], subBlocks));
-    ops.push(this.tipsOp(genesisHash, new Map(subBlocks.map((s) => [s.header.subchainId, s.hash]))));
-    return ops;
+    return [
+      ...this.sealOps(genesisHash, subBlocks, new Map()),
+      ...genesis.flatMap(({ subBlock, payloads }) => this.payloadOps(subBlock.header.subchainId, payloads)),
+      ...this.canonicalOps([], subBlocks),
+    ];
   }
 
   /**

@@ -8,6 +8,7 @@ import {
   TRANSFER_TOPIC,
   ZERO_ADDRESS,
   intrinsicGasOf,
+  payloadGas,
   type Account,
   type Block,
   type GenesisConfig,
@@ -306,7 +307,10 @@ describe("ContentRegistry on RocksDB", () => {
     await expect(ledger.chain.simulateCall(header, { from: addr(AUTHOR), to: REG, value: 0n, data: raw, gasLimit: limit, accessList: [] })).rejects.toThrow("out of gas");
     const ok = await ledger.chain.simulateCall(header, { from: addr(AUTHOR), to: REG, value: 0n, data: raw, gasLimit: 500_000n, accessList: [] });
     expect(registry.decodeFunctionResult("publish", ok.returnData)[0]).toBe(1n);
-    expect(publishedId(await exec(ledger, AUTHOR, data, 0n, ok.gasUsed))).toBe(1n);
+    // eth_estimateGas cannot see the payload: a publish needs the estimate plus its payload gas (64 bytes on posts)
+    const withPayload = ok.gasUsed + payloadGas(genesis.subchains.find((d) => d.id === 1)!, 64);
+    expect((await exec(ledger, AUTHOR, data, 0n, withPayload - 1n)).receipt.status).toBe(0);
+    expect(publishedId(await exec(ledger, AUTHOR, data, 0n, withPayload))).toBe(1n);
   });
 
   it("a reorg that drops blocks with module calls restores the module state exactly", async () => {

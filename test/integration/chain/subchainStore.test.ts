@@ -51,7 +51,7 @@ describe("SubchainStore on RocksDB", () => {
     return sealed;
   }
 
-  it("writes the genesis sub-block of every declared sub-chain as number 0 and the tips after the genesis block", async () => {
+  it("writes the genesis sub-block of every declared sub-chain as number 0, sealed by the genesis block, and the tips after it", async () => {
     const tips = (await store.getTips(genesisMain))!;
     expect([...tips.keys()]).toEqual([0, 1, 2, 3]);
     for (const d of subchains) {
@@ -64,7 +64,8 @@ describe("SubchainStore on RocksDB", () => {
       // the declaration payload itself only where the node follows the sub-chain
       expect((await store.getPayload(g.payloadHashes[0]!)) !== undefined).toBe(d.id === PINS || d.id === POSTS);
     }
-    expect(await store.getSealed(genesisMain)).toEqual([]);
+    // the genesis main block seals them (its subchainsRoot commits to them)
+    expect(await store.getSealed(genesisMain)).toEqual(subchains.map((d) => genesisOf(d.id).hash));
   });
 
   it("follows pins always and only declared sub-chains", () => {

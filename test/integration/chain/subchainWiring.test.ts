@@ -126,7 +126,7 @@ describe("sub-blocks in main blocks (RocksDB)", () => {
     const other: SubBlockHeader = { ...sub, payloadRoot: ethersKeccak(randomBytes(32)) as Hex };
     const wrong = await tryImport([other]);
     // a sub-block claiming two payloads for one publish
-    const extra = await tryImport([{ ...sub, payloadCount: 2, payloadBytes: sub.payloadBytes + 1 }]);
+    const extra = await tryImport([{ ...sub, payloadCount: 2, payloadBytes: sub.payloadBytes + 1, payloadLengths: [...sub.payloadLengths, 1] }]);
     // a sub-block that does not follow the sub-chain's tip
     const unlinked = await tryImport([{ ...sub, number: 5n }]);
     // a header whose subchainsRoot does not commit to the sub-blocks
@@ -218,6 +218,24 @@ describe("sub-blocks in main blocks (RocksDB)", () => {
     const next = await mine(l);
     expect(next.subBlocks![0]!.parentHash).toBe(tips.get(POSTS));
     expect(await publishedSubRef(l, tx)).toEqual({ subchainId: POSTS, subNumber: 2n, index: 0 });
+  });
+});
+
+describe("the genesis block seals the genesis sub-blocks (RocksDB)", () => {
+  it("stores them as the genesis block's sealed sub-blocks, and refuses a genesis file differing only in a sub-chain parameter", async () => {
+    const genesis = await testGenesis();
+    const [dir, remove] = tempDir();
+    closers.push(remove);
+    const [first, closeFirst] = await openLedger(genesis, { datadir: dir, subchains: [POSTS] });
+    const stored = (await first.chain.getBlock(first.chain.genesisHash))!;
+    expect(stored.header.subchainsRoot).toBe(subchainsRoot(stored.subBlocks!));
+    expect(await first.chain.subchains.getSealed(first.chain.genesisHash)).toEqual(stored.subBlocks!.map(subBlockHash));
+    await closeFirst();
+
+    const changed = { ...genesis, subchains: genesis.subchains.map((d) => (d.id === BT ? { ...d, maxPayloadBytes: d.maxPayloadBytes - 1 } : d)) };
+    await expect(openLedger(changed, { datadir: dir })).rejects.toMatchObject({ code: ChainErrorCode.WRONG_GENESIS });
+    const again = await open(genesis, dir);
+    expect(again.chain.genesisHash).toBe(stored.hash);
   });
 });
 

@@ -46,6 +46,7 @@ const headerArb: fc.Arbitrary<SubBlockHeader> = fc.record({
   payloadRoot: hashArb,
   payloadCount: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
   payloadBytes: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+  payloadLengths: fc.array(fc.integer({ min: 0, max: 2 ** 32 - 1 }), { maxLength: 6 }),
 });
 
 /** Distinct hashes (a proof for "another payload" must be for a different hash). */
@@ -92,6 +93,12 @@ describe("sub-block header encoding", () => {
         expect(subBlockHash({ ...h, subchainId: (h.subchainId + 1) % 256 })).not.toBe(subBlockHash(h));
         expect(subBlockHash({ ...h, number: h.number ^ 1n })).not.toBe(subBlockHash(h));
         expect(subBlockHash({ ...h, payloadCount: h.payloadCount === 0 ? 1 : h.payloadCount - 1 })).not.toBe(subBlockHash(h));
+        expect(subBlockHash({ ...h, payloadLengths: [...h.payloadLengths, 1] })).not.toBe(subBlockHash(h));
+        if (h.payloadLengths.length > 0) {
+          const lengths = [...h.payloadLengths];
+          lengths[0] = lengths[0] === 0 ? 1 : lengths[0]! - 1;
+          expect(subBlockHash({ ...h, payloadLengths: lengths })).not.toBe(subBlockHash(h));
+        }
       }),
       { numRuns: 50 },
     );
@@ -117,6 +124,13 @@ describe("sub-block header encoding", () => {
     expect(() => decodeSubBlockHeader(withField(4, Uint8Array.of(1, 0, 0, 0, 0)))).toThrow(withCode(SubchainErrorCode.BAD_FIELD));
     expect(() => decodeSubBlockHeader(withField(5, Uint8Array.of(1, 0, 0, 0, 0)))).toThrow(withCode(SubchainErrorCode.BAD_FIELD));
     expect(() => decodeSubBlockHeader(RLP.encode(new Uint8Array(5)))).toThrow(withCode(SubchainErrorCode.BAD_RLP));
+    // payloadLengths: a list of canonical 32-bit integers
+    expect(() => decodeSubBlockHeader(withField(6, Uint8Array.of(1)))).toThrow(withCode(SubchainErrorCode.BAD_RLP));
+    expect(() => decodeSubBlockHeader(withField(6, [Uint8Array.of(1), [Uint8Array.of(2)]]))).toThrow(withCode(SubchainErrorCode.BAD_RLP));
+    expect(() => decodeSubBlockHeader(withField(6, [Uint8Array.of(0, 1)]))).toThrow(withCode(SubchainErrorCode.BAD_FIELD));
+    expect(() => decodeSubBlockHeader(withField(6, [Uint8Array.of(0)]))).toThrow(withCode(SubchainErrorCode.BAD_FIELD));
+    expect(() => decodeSubBlockHeader(withField(6, [Uint8Array.of(1, 0, 0, 0, 0)]))).toThrow(withCode(SubchainErrorCode.BAD_FIELD));
+    expect(decodeSubBlockHeader(withField(6, [new Uint8Array(0), Uint8Array.of(0xff, 0xff, 0xff, 0xff)])).payloadLengths).toEqual([0, 2 ** 32 - 1]);
   });
 
   it("never throws anything but a SubchainError on random bytes", () => {
@@ -288,6 +302,7 @@ describe("sub-block building and validation", () => {
     const { subBlock, payloads: gp } = genesis;
     expect(subBlock.header).toMatchObject({ subchainId: 1, number: 0n, parentHash: ZERO_HASH, payloadCount: 1 });
     expect(subBlock.header.payloadBytes).toBe(gp[0]!.length);
+    expect(subBlock.header.payloadLengths).toEqual([gp[0]!.length]);
     expect(subBlock.hash).toBe(subBlockHash(subBlock.header));
     expect(subBlock.payloadHashes).toEqual([payloadHash(gp[0]!)]);
     expect(RLP.decode(gp[0]!)).toEqual([Uint8Array.of(1), new TextEncoder().encode("posts"), Uint8Array.of(8), Uint8Array.of(100), Uint8Array.of(250)]);
@@ -303,6 +318,7 @@ describe("sub-block building and validation", () => {
       payloadRoot: payloadRoot(payloads.map(payloadHash)),
       payloadCount: 3,
       payloadBytes: 104,
+      payloadLengths: [3, 100, 1],
     });
     expect(sb.hash).toBe(subBlockHash(sb.header));
     checkSubBlockLink(sb.header, genesis.subBlock.header);
@@ -333,11 +349,40 @@ describe("sub-block building and validation", () => {
     expect(() => checkSubBlockPayloads(buildSubBlock(parent, []).header, [], POSTS)).toThrow(withCode(SubchainErrorCode.EMPTY_SUB_BLOCK));
     expect(() => checkSubBlockPayloads({ ...h, payloadBytes: 105 }, payloads, POSTS)).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_BYTES));
     expect(() => checkSubBlockPayloads(h, payloads.slice(0, 2).concat(Uint8Array.of(8)), POSTS)).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_ROOT));
-    expect(() => checkSubBlockPayloads(h, [payloads[1]!, payloads[0]!, payloads[2]!], POSTS)).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_ROOT));
+    expect(() => checkSubBlockPayloads(h, [payloads[1]!, payloads[0]!, payloads[2]!], POSTS)).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_LENGTHS));
+    const pair = [Uint8Array.of(1), Uint8Array.of(2)];
+    expect(() => checkSubBlockPayloads(buildSubBlock(parent, pair).header, [pair[1]!, pair[0]!], POSTS)).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_ROOT));
     expect(() => checkSubBlockPayloadHashes(h, payloads.slice(0, 2).map(payloadHash))).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_COUNT));
     // header-only checks, for sub-chains whose payloads a node does not hold
     expect(() => checkSubBlockHeader({ ...h, payloadBytes: 2 }, POSTS)).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_BYTES));
-    expect(() => checkSubBlockHeader({ ...h, payloadCount: 1, payloadBytes: 101 }, POSTS)).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_BYTES));
+    expect(() => checkSubBlockHeader({ ...h, payloadCount: 1, payloadBytes: 101, payloadLengths: [101] }, POSTS)).toThrow(withCode(SubchainErrorCode.PAYLOAD_TOO_LARGE));
+  });
+
+  it("refuses payload lengths that disagree with the count, the byte sum, the declaration or the payloads", () => {
+    const h = buildSubBlock(genesis.subBlock.header, payloads).header;
+    checkSubBlockHeader(h, POSTS);
+    const lengths = (payloadLengths: number[], more: Partial<SubBlockHeader> = {}): SubBlockHeader => ({ ...h, payloadLengths, ...more });
+    // count
+    expect(() => checkSubBlockHeader(lengths([3, 100]), POSTS)).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_LENGTHS));
+    expect(() => checkSubBlockHeader(lengths([3, 100, 1, 0]), POSTS)).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_LENGTHS));
+    // sum
+    expect(() => checkSubBlockHeader(lengths([3, 99, 1]), POSTS)).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_BYTES));
+    expect(() => checkSubBlockHeader({ ...h, payloadBytes: 105 }, POSTS)).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_BYTES));
+    // each 1..maxPayloadBytes
+    expect(() => checkSubBlockHeader(lengths([0, 103, 1]), POSTS)).toThrow(withCode(SubchainErrorCode.EMPTY_PAYLOAD));
+    expect(() => checkSubBlockHeader(lengths([2, 101, 1]), POSTS)).toThrow(withCode(SubchainErrorCode.PAYLOAD_TOO_LARGE));
+    // the same sum and count, but lengths that are not the payloads'
+    const swapped = lengths([100, 3, 1]);
+    checkSubBlockHeader(swapped, POSTS);
+    expect(() => checkSubBlockPayloads(swapped, payloads, POSTS)).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_LENGTHS));
+    // any header with lengths that sum to payloadBytes, count payloadCount and fit the declaration passes
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: POSTS.maxPayloadBytes }), { minLength: 1, maxLength: 2 }), (ls) => {
+        const ok = lengths(ls, { payloadCount: ls.length, payloadBytes: ls.reduce((a, b) => a + b, 0) });
+        checkSubBlockHeader(ok, POSTS);
+        expect(() => checkSubBlockHeader({ ...ok, payloadBytes: ok.payloadBytes + 1 }, POSTS)).toThrow(withCode(SubchainErrorCode.BAD_PAYLOAD_BYTES));
+      }),
+    );
   });
 
   it("accepts sealed sub-blocks of declared sub-chains in ascending id only", () => {
