@@ -46,8 +46,8 @@ export interface ExecutionContext extends BlockEnv {
   /** The system modules: a transaction to one of their addresses calls that module. */
   modules: SystemModules;
   /**
-   * Where each transaction's sub-chain payload landed, by transaction hash; the sub-chain layer
-   * fills it in (until it lands, absent: modules then see no `subRef`).
+   * Where each publish transaction's payload landed, by transaction hash; the block builder and
+   * the import fill it in from the block's sub-blocks (absent: modules see no `subRef`).
    */
   subRefs?: ReadonlyMap<Hex, SubRef>;
   /**
