@@ -141,6 +141,11 @@ export class PayloadPool extends EventEmitter<PayloadPoolEventData> {
     return this.entries.has(hash);
   }
 
+  /** The pooled transactions that commit to this payload hash (held or not). */
+  claimantsOf(hash: Hex): Hex[] {
+    return [...(this.claimants.get(hash) ?? [])];
+  }
+
   /** Whether some pooled transaction commits to this payload hash. */
   isClaimed(hash: Hex): boolean {
     return (this.claimants.get(hash)?.size ?? 0) > 0;
@@ -209,6 +214,15 @@ export class PayloadPool extends EventEmitter<PayloadPoolEventData> {
       if (reason === TxDropReason.REPLACED) this.markUnclaimed(hash, held.length);
       else this.remove(hash, PayloadDropReason.RELEASED);
     }
+  }
+
+  /**
+   * Takes back the claims of a transaction that is about to leave the transaction pool without
+   * taking its payloads along: payloads no other pooled transaction commits to stay unclaimed for
+   * unclaimedTtlMs (a bad transaction must not cost an honest one its payload).
+   */
+  unclaim(txHash: Hex): void {
+    this.release(txHash, TxDropReason.REPLACED);
   }
 
   /** TxPoolEvent.dropped listener: releases the dropped transaction's payloads. */

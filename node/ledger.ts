@@ -5,6 +5,8 @@ import {
   Blockchain,
   ChainEvent,
   PayloadPool,
+  PayloadPoolEvent,
+  PublishPayloadError,
   RocksStore,
   TxPool,
   TxPoolError,
@@ -75,6 +77,7 @@ export class Ledger {
     });
     this.payloads = new PayloadPool(opts.payloadPool ?? {}, { subchains: genesis.subchains });
     this.pool.on(TxPoolEvent.dropped, this.payloads.onTxDropped);
+    this.payloads.on(PayloadPoolEvent.added, this.onPayloadAdded);
     this.importer = new BlockImporter({ chain: this.chain, now: opts.now, onImported: opts.onImported });
     this.producer = new BlockProducer(
       { extraData: opts.extraData ?? "0x" },
@@ -123,6 +126,7 @@ export class Ledger {
   async submitRawTransaction(raw: Uint8Array): Promise<Hex> {
     this.refuseKnown(raw);
     const tx = decodeTransaction(raw, this.opts.genesis.chainId);
+    this.checkPayloadGas(tx);
     await this.pool.add(tx);
     // a publish transaction may arrive before its payload: the claim lists the payload as missing
     this.claimPayload(tx);
@@ -158,6 +162,32 @@ export class Ledger {
       }
       this.claimPayload(tx);
     }
+  }
+
+  /**
+   * A payload arrived (gossip, stem, a peer): a pooled publish for it whose gas limit cannot pay the
+   * intrinsic gas plus the payload gas leaves the pool (no block may include it, and it would hold
+   * back its sender's later transactions); the payload stays for other publishes.
+   */
+  private readonly onPayloadAdded = (hash: Hex): void => {
+    for (const txHash of this.payloads.claimantsOf(hash)) {
+      const tx = this.pool.get(txHash);
+      if (!tx) continue;
+      try {
+        this.checkPayloadGas(tx);
+      } catch (e) {
+        if (!(e instanceof PublishPayloadError)) throw e;
+        this.payloads.unclaim(txHash);
+        this.pool.remove([txHash]);
+      }
+    }
+  };
+
+  /** Throws PublishPayloadError if `tx` is a publish whose payload is held and whose gas limit cannot pay its payload gas. */
+  private checkPayloadGas(tx: SignedTx): void {
+    const commitment = publishCommitment(tx);
+    const payload = commitment && this.payloads.get(commitment.payloadHash);
+    if (payload) checkPublishPayload(tx, payload, this.opts.genesis.subchains);
   }
 
   /** A known transaction is refused before its signature is recovered again. */

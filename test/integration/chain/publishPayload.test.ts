@@ -77,6 +77,31 @@ describe("publish transactions with payloads", () => {
     expect(l.payloads.payloadsFor(txHash)).toEqual([payload]);
   });
 
+  it("drops a publish sent without its payload whose gas cannot pay the payload, when the payload arrives, and refuses one whose payload is held", async () => {
+    const [l] = await ledger();
+    // 100,000 bytes on posts cost 800,000 payload gas: 500,000 covers the call but not the payload
+    const payload = randomBytes(100_000);
+    const raw = await signedPublish(l, 0, ethersKeccak(payload), POSTS, 0);
+    const later = await signedPublish(l, 0, ethersKeccak(randomBytes(32)), POSTS, 1);
+    const txHash = await l.submitRawTransaction(raw);
+    await l.submitRawTransaction(later);
+    expect(l.pool.has(txHash)).toBe(true);
+    l.payloads.add(POSTS, payload);
+    expect(l.pool.has(txHash)).toBe(false);
+    // the payload stays (unclaimed) for an honest publish; the sender's next nonce no longer counts the dropped one
+    expect(l.payloads.has(payloadHash(payload))).toBe(true);
+    expect(l.payloads.isClaimed(payloadHash(payload))).toBe(false);
+    expect(l.pool.pendingNonce(addr(0), 0n)).toBe(0n);
+
+    // held first (gossip before the transaction): the submitter hears why at once
+    expect(await codeOf(l.submitRawTransaction(raw))).toBe(PublishPayloadErrorCode.INTRINSIC_GAS_TOO_LOW);
+    expect(l.pool.has(txHash)).toBe(false);
+    // with enough gas it is pooled and claims the held payload
+    const enough = await signedPublish(l, 0, ethersKeccak(payload), POSTS, 0, 500_000n + 800_000n);
+    const pooled = await l.submitRawTransaction(enough);
+    expect(l.payloads.payloadsFor(pooled)).toEqual([payload]);
+  });
+
   it("reads the commitment from the publish calldata and nothing from other transactions", async () => {
     const [l] = await ledger();
     const contentHash = ethersKeccak(randomBytes(8));
