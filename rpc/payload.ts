@@ -10,8 +10,8 @@ export interface PayloadDeps {
    * transaction's hash; throws PublishPayloadError, PayloadPoolError, TxError or TxPoolError.
    */
   submitRawTransactionWithPayload: (raw: Uint8Array, payload: Uint8Array) => Promise<Hex>;
-  /** The sub-chain records (canonical sub-blocks, stored payloads). */
-  chain: Pick<Blockchain, "subchains">;
+  /** The sub-chain records (canonical sub-blocks, stored payloads), the declarations and the head. */
+  chain: Pick<Blockchain, "subchains" | "genesis" | "head" | "tipsAfter">;
   /** Payloads not mined yet. */
   payloads: Pick<PayloadPool, "get">;
   /** Asks peers for a payload by hash (a sub-chain this node does not follow); absent: no P2P. */
@@ -91,6 +91,32 @@ export function payloadMethods(deps: PayloadDeps): RpcMethod[] {
   };
 
   return [
+    defineMethod({
+      name: "vs_getSubchains",
+      summary:
+        "Lists the sub-chains the genesis declares: id, name, payloadGasPerByte (a publish's gas = its eth_estimateGas + payloadGasPerByte x payload length), " +
+        "maxPayloadBytes, maxSubBlockBytes, whether this node stores their payloads (followed), and each one's latest canonical sub-block {number, hash}.",
+      params: [],
+      result: { name: "Sub-chains", schema: { type: "array", items: rs.object } },
+      handler: async () => {
+        const tips = await deps.chain.tipsAfter(deps.chain.head.hash);
+        return Promise.all(
+          deps.chain.genesis.subchains.map(async (d) => {
+            const tip = tips.get(d.id)!;
+            const header = await subchains.getHeader(tip);
+            return {
+              id: quantity(d.id),
+              name: d.name,
+              payloadGasPerByte: quantity(d.payloadGasPerByte),
+              maxPayloadBytes: quantity(d.maxPayloadBytes),
+              maxSubBlockBytes: quantity(d.maxSubBlockBytes),
+              followed: subchains.follows(d.id),
+              head: { number: quantity(header?.number ?? 0n), hash: tip },
+            };
+          }),
+        );
+      },
+    }),
     defineMethod({
       name: "vs_sendRawTransactionWithPayload",
       summary:

@@ -18,17 +18,30 @@ import { DEFAULT_RPC_URL, DEFAULT_WALLET_DATADIR, formatVs, valueArg } from "./w
 
 const registry = new Interface(CONTENT_REGISTRY_ABI);
 
-/** Sub-chain names of the shipped genesis files (dev, testnet); a number names any other. */
-const SUBCHAIN_IDS: Record<string, number> = { pins: 0, posts: 1, bt: 2, comments: 3 };
-// The largest payloadGasPerByte of the shipped genesis files: a publish's gas limit covers its
-// payload at this rate (only the gas used is paid).
-const PAYLOAD_GAS_PER_BYTE = 16n;
+/** A sub-chain as vs_getSubchains answers it (the fields the CLI reads). */
+interface SubchainInfo {
+  id: number;
+  name: string;
+  payloadGasPerByte: bigint;
+  maxPayloadBytes: number;
+}
 
-function subchainArg(value: string): number {
-  if (value in SUBCHAIN_IDS) return SUBCHAIN_IDS[value]!;
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || n > 255) throw new InvalidArgumentError(`must be ${Object.keys(SUBCHAIN_IDS).join(", ")} or a sub-chain id 0-255`);
-  return n;
+function subchainArg(value: string): string {
+  if (!/^[a-z0-9_-]{1,32}$/.test(value)) throw new InvalidArgumentError("must be a sub-chain name (pins, posts, bt, comments, ...) or id");
+  return value;
+}
+
+/** The sub-chain `nameOrId` names, as the node's genesis declares it (vs_getSubchains); an error lists the declared ones. */
+async function resolveSubchain(s: Session, nameOrId: string): Promise<SubchainInfo> {
+  const list = ((await s.client.call("vs_getSubchains")) as { id: string; name: string; payloadGasPerByte: string; maxPayloadBytes: string }[]).map((d) => ({
+    id: Number(BigInt(d.id)),
+    name: d.name,
+    payloadGasPerByte: BigInt(d.payloadGasPerByte),
+    maxPayloadBytes: Number(BigInt(d.maxPayloadBytes)),
+  }));
+  const found = list.find((d) => d.name === nameOrId || String(d.id) === nameOrId);
+  if (!found) throw new Error(`unknown sub-chain "${nameOrId}": the node's genesis declares ${list.map((d) => `${d.name} (${d.id})`).join(", ")}`);
+  return found;
 }
 
 function contentIdArg(value: string): bigint {
@@ -90,11 +103,12 @@ interface Receipt {
  * fee + tip), sends it (with `payload`: through vs_sendRawTransactionWithPayload) and waits for
  * its receipt. A call that would revert is refused before it is sent, with the module's reason.
  */
-async function send(s: Session, data: string, value: bigint, payload?: Uint8Array): Promise<{ hash: Hex; receipt: Receipt }> {
+async function send(s: Session, data: string, value: bigint, payload?: { bytes: Uint8Array; gasPerByte: bigint }): Promise<{ hash: Hex; receipt: Receipt }> {
   const { client } = s;
   const call = { from: s.address, to: CONTENT_REGISTRY_ADDRESS, data, value: `0x${value.toString(16)}` };
   const estimate = BigInt((await client.call("eth_estimateGas", [call, "latest"])) as string);
-  const gasLimit = estimate + (payload ? PAYLOAD_GAS_PER_BYTE * BigInt(payload.length) : 0n);
+  // eth_estimateGas cannot see the payload: its gas is the sub-chain's rate per byte
+  const gasLimit = estimate + (payload ? payload.gasPerByte * BigInt(payload.bytes.length) : 0n);
   const nonce = Number(BigInt((await client.call("eth_getTransactionCount", [s.address, "pending"])) as string));
   const head = (await client.call("eth_getBlockByNumber", ["latest", false])) as { baseFeePerGas: string };
   const tip = BigInt((await client.call("eth_maxPriorityFeePerGas")) as string);
@@ -111,7 +125,7 @@ async function send(s: Session, data: string, value: bigint, payload?: Uint8Arra
   });
   // the one place a payload travels: the node checks it against the publish call's contentHash
   const hash = (payload
-    ? await client.call("vs_sendRawTransactionWithPayload", [raw, bytesToHex(payload)])
+    ? await client.call("vs_sendRawTransactionWithPayload", [raw, bytesToHex(payload.bytes)])
     : await client.call("eth_sendRawTransaction", [raw])) as Hex;
   console.log(`Transaction: ${hash}`);
   const deadline = Date.now() + s.timeoutMs;
@@ -143,23 +157,27 @@ function publishCommand(): Command {
     .description("encrypt a file with a fresh content key, store the key, and publish the ciphertext with its price and key commitment")
     .argument("<file>", "the file to publish")
     .requiredOption("--price <VS>", "price in VS, e.g. 1.5", valueArg)
-    .requiredOption("--subchain <name>", "sub-chain of the payload: pins, posts, bt, comments, or an id", subchainArg)
+    .requiredOption("--subchain <name>", "sub-chain of the payload, by name or id as the node's genesis declares it (pins, posts, bt, comments on the shipped chains)", subchainArg)
     .option("--delivery-blocks <n>", "blocks the author has to deliver the key after a purchase", countArg, 100)
     .option("--datadir <dir>", "data folder whose content-keys/ receives the content key (the author's node's)", DEFAULT_WALLET_DATADIR)
     .option("--save-payload <file>", "also write the encrypted payload to this file")
-    .action(async (file: string, opts: AccountOpts & { price: bigint; subchain: number; deliveryBlocks: number; datadir: string; savePayload?: string }) => {
+    .action(async (file: string, opts: AccountOpts & { price: bigint; subchain: string; deliveryBlocks: number; datadir: string; savePayload?: string }) => {
       const s = await open(opts);
+      const subchain = await resolveSubchain(s, opts.subchain);
       const plain = await readFile(file);
       const key = generateContentKey();
       const payload = encryptContent(plain, key);
+      if (payload.length > subchain.maxPayloadBytes) {
+        throw new Error(`the encrypted file is ${payload.length} bytes: sub-chain ${subchain.name} takes at most ${subchain.maxPayloadBytes}`);
+      }
       const contentHash = bytesToHex(keccak256(payload)) as Hex;
       const commitment = keyCommitment(key);
       // stored before the commitment goes on chain: a published key must never be lost
       const keyFile = await storeContentKey(resolve(opts.datadir), contentHash, key, s.password);
       key.fill(0);
       if (opts.savePayload) await writeFile(opts.savePayload, payload);
-      const data = registry.encodeFunctionData("publish", [contentHash, opts.subchain, opts.price, commitment, BigInt(opts.deliveryBlocks)]);
-      const { receipt } = await send(s, data, 0n, payload);
+      const data = registry.encodeFunctionData("publish", [contentHash, subchain.id, opts.price, commitment, BigInt(opts.deliveryBlocks)]);
+      const { receipt } = await send(s, data, 0n, { bytes: payload, gasPerByte: subchain.payloadGasPerByte });
       const log = receipt.logs.map((l) => registry.parseLog(l)).find((l) => l?.name === "ContentPublished");
       if (!log) throw new Error("the receipt has no ContentPublished log");
       const subRef = log.args[3] as bigint;

@@ -40,6 +40,9 @@ describe("vs1984 content against `vs1984 node --dev --content.keystore`", () => 
     const plain = randomBytes(200_000);
     await writeFile(file, plain);
     const payload = join(dir, "post.vsec");
+    // a sub-chain the node's genesis does not declare: named, with the declared ones, before anything is stored
+    const unknown = await vs1984(["content", "publish", file, "--price", "1.5", "--subchain", "videos", "--keystore", author, "--datadir", datadir, ...common]);
+    expect([unknown.code, unknown.out]).toEqual([1, expect.stringContaining('unknown sub-chain "videos": the node\'s genesis declares pins (0), posts (1), bt (2), comments (3)')]);
     const published = await vs1984(["content", "publish", file, "--price", "1.5", "--subchain", "posts", "--keystore", author, "--datadir", datadir, "--save-payload", payload, ...common]);
     expect(published.out).toMatch(/Content id: +1\n/);
     expect(published.out).toMatch(/subRef: +0x1[0-9a-f]{24} \(sub-chain 1, /);

@@ -173,3 +173,24 @@ describe("vs_publishContent", () => {
     await expect(call("vs_publishContent", hex(await publish(3, 10n, third)), hex(third), 61)).rejects.toMatchObject({ code: RpcErrorCode.INVALID_PARAMS });
   });
 });
+
+describe("vs_getSubchains", () => {
+  it("lists the declared sub-chains with their gas rate, limits, whether this node follows them, and their latest sub-block", async () => {
+    const [node, close] = await startTestNode({ mine: false, subchains: ["bt"] });
+    closers.push(close);
+    const call = httpCall(node.rpc!.url);
+    const before = (await call("vs_getSubchains")) as { id: string; name: string; payloadGasPerByte: string; followed: boolean; head: { number: string; hash: string } }[];
+    const { genesis } = node.ledger.chain;
+    expect(before.map((d) => [d.id, d.name, d.payloadGasPerByte, d.followed, d.head.number])).toEqual(
+      genesis.subchains.map((d) => [`0x${d.id.toString(16)}`, d.name, `0x${d.payloadGasPerByte.toString(16)}`, d.id === 0 || d.name === "bt", "0x0"]),
+    );
+    expect(before[2]).toMatchObject({ maxPayloadBytes: `0x${genesis.subchains[2]!.maxPayloadBytes.toString(16)}`, maxSubBlockBytes: `0x${genesis.subchains[2]!.maxSubBlockBytes.toString(16)}` });
+    // a publish on posts moves posts' head to sub-block 1
+    await sendModuleCall(node.ledger, 5, { data: registry.encodeFunctionData("publish", [testContentHash(), 1, 1n, hash32(), 10n]), nonce: 0 });
+    await mineBlock(node.ledger, miner.privateKey, miner.address);
+    const after = (await call("vs_getSubchains")) as typeof before;
+    expect(after[1]!.head.number).toBe("0x1");
+    expect(after[1]!.head.hash).toBe(await node.ledger.chain.subchains.getCanonicalHash(1, 1n));
+    expect(after[2]!.head).toEqual(before[2]!.head);
+  });
+});
