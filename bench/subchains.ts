@@ -359,6 +359,8 @@ interface Steps {
   mineMs: number;
   toReadableMs: number;
   totalMs: number;
+  /** The reader did not hold the payload when the block came (network only). */
+  payloadAfterBlock?: boolean;
 }
 
 /** One publish through the devnet: submitted on A, mined on M as soon as M can, readable on R. */
@@ -393,10 +395,12 @@ async function publishOnDevnet(net: Devnet, p: Publish): Promise<Steps> {
     if (!includes(block, p)) throw new Error("bench: the miner's block lacks the publish");
     blockHash = block.hash;
     const onR = await onReader.at;
-    const readable = Math.max(onR, await storedAt(reader, p.payloadHash));
+    // stored with the block (from R's payload pool), or later (recorded as wanted, fetched from a peer)
+    const withBlock = (await reader.ledger.chain.subchains.getPayload(p.payloadHash)) !== undefined;
+    const readable = withBlock ? onR : Math.max(onR, await storedAt(reader, p.payloadHash));
     // the author too, so the next publish starts from a quiet network
     await waitFor("the author has the block", () => author.ledger.chain.head.hash === block.hash, 20_000);
-    return { toPoolMs: inPool - t0, mineMs: minedAt - inPool, toReadableMs: readable - minedAt, totalMs: readable - t0 };
+    return { toPoolMs: inPool - t0, mineMs: minedAt - inPool, toReadableMs: readable - minedAt, totalMs: readable - t0, payloadAfterBlock: !withBlock };
   } finally {
     onReader.cancel();
     miner.ledger.pool.off(TxPoolEvent.added, onTx);
@@ -453,7 +457,7 @@ async function benchLatency(net: Devnet, pair: LocalPair, genesis: GenesisConfig
     local.push(await publishLocally(pair, p, genesis.chainId));
     await sleep(SPACING_MS);
   }
-  const col = (xs: Steps[], k: keyof Steps): number[] => xs.map((s) => s[k]);
+  const col = (xs: Steps[], k: "totalMs" | "toPoolMs" | "mineMs" | "toReadableMs"): number[] => xs.map((s) => s[k]);
   const figures: Record<string, number> = { publishes: publishes.length, payloadBytes: PAYLOAD_BYTES };
   for (const k of ["totalMs", "toPoolMs", "mineMs", "toReadableMs"] as const) {
     figures[`network.${k}.median`] = median(col(network, k));
@@ -463,6 +467,7 @@ async function benchLatency(net: Devnet, pair: LocalPair, genesis: GenesisConfig
     figures[`local.${k}.median`] = median(col(local, k));
     figures[`local.${k}.p95`] = percentile(col(local, k), 0.95);
   }
+  figures["network.payloadAfterBlock"] = network.filter((s) => s.payloadAfterBlock).length;
   figures.ratioMedian = figures["network.totalMs.median"]! / figures["local.totalMs.median"]!;
   figures.ratioP95 = figures["network.totalMs.p95"]! / figures["local.totalMs.p95"]!;
   console.log(
@@ -526,10 +531,11 @@ class Progress {
 }
 
 /** Every publish submitted on A while M mines back to back; bytes per second until R stores the last payload. */
-async function throughputOnDevnet(net: Devnet, publishes: readonly Publish[]): Promise<{ ms: number; submitMs: number; minedMs: number; blocks: number; perBlock: number[] }> {
+async function throughputOnDevnet(net: Devnet, publishes: readonly Publish[]): Promise<{ ms: number; submitMs: number; minedMs: number; blocks: number; perBlock: number[]; mineMs: number[] }> {
   const { author, miner, reader } = net;
   const progress = new Progress(publishes);
   const perBlock: number[] = [];
+  const mineMs: number[] = [];
   const t0 = performance.now();
   let submitMs = 0;
   const submitting = (async () => {
@@ -543,41 +549,44 @@ async function throughputOnDevnet(net: Devnet, publishes: readonly Publish[]): P
       await sleep(2);
       continue;
     }
+    const t = performance.now();
     const block = await mineNext(miner.ledger, net.blocks++);
+    mineMs.push(performance.now() - t);
     perBlock.push(progress.count(block));
     lastProgress = Date.now();
   }
   const minedMs = performance.now() - t0;
   await submitting;
   for (const p of publishes) await storedAt(reader, p.payloadHash, 30_000);
-  return { ms: performance.now() - t0, submitMs, minedMs, blocks: perBlock.length, perBlock };
+  return { ms: performance.now() - t0, submitMs, minedMs, blocks: perBlock.length, perBlock, mineMs };
 }
 
 /** The same publishes on a fresh local pair: pooled, mined back to back, each block imported by the reader holding its payloads. */
-async function throughputLocally(genesis: GenesisConfig, publishes: readonly Publish[]): Promise<{ ms: number; blocks: number }> {
+async function throughputLocally(genesis: GenesisConfig, publishes: readonly Publish[]): Promise<{ ms: number; blocks: number; submitMs: number; mineMs: number[]; importMs: number[] }> {
   const pair = await openPair(genesis);
   try {
     const progress = new Progress(publishes);
     const byHash = new Map(publishes.map((p) => [p.hash, p]));
-    let ms = 0;
-    let t = performance.now();
+    const mineMs: number[] = [];
+    const importMs: number[] = [];
+    const t0 = performance.now();
     for (const p of publishes) await pair.miner.submitRawTransactionWithPayload(p.raw, p.payload);
-    let blocks = 0;
+    const submitMs = performance.now() - t0;
     while (progress.mined < publishes.length) {
+      const t = performance.now();
       const block = await mineNext(pair.miner, pair.blocks++);
+      mineMs.push(performance.now() - t);
       if (progress.count(block) === 0) throw new Error("bench: a local block without publishes");
-      blocks++;
-      ms += performance.now() - t;
       // the payloads reach the reader's pool directly (untimed): what gossip and stem do on the network
       for (const tx of block.transactions) {
         const p = byHash.get(tx.hash);
         if (p) pair.reader.payloads.add(POSTS, p.payload);
       }
-      ms += await importOnReader(pair, block, genesis.chainId);
-      t = performance.now();
+      importMs.push(await importOnReader(pair, block, genesis.chainId));
     }
     for (const p of publishes) if (!(await pair.reader.chain.subchains.getPayload(p.payloadHash))) throw new Error("bench: the local reader lacks a payload");
-    return { ms, blocks };
+    const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+    return { ms: submitMs + sum(mineMs) + sum(importMs), blocks: mineMs.length, submitMs, mineMs, importMs };
   } finally {
     await pair.close();
   }
@@ -606,7 +615,17 @@ async function benchThroughput(net: Devnet, genesis: GenesisConfig): Promise<Rec
     localMBps: mbps(localMs),
     ratioNetworkToLocal: mbps(network.ms) / mbps(localMs),
   };
-  console.log(JSON.stringify({ bench: "subchainsThroughput", scrypt: SCRYPT, ...rounded(figures), publishesPerBlock: network.perBlock }));
+  const ms = (xs: number[]): number[] => xs.map((x) => Math.round(x));
+  console.log(
+    JSON.stringify({
+      bench: "subchainsThroughput",
+      scrypt: SCRYPT,
+      ...rounded(figures),
+      networkPublishesPerBlock: network.perBlock,
+      networkMineMs: ms(network.mineMs),
+      local: [before, after].map((l) => ({ submitMs: Math.round(l.submitMs), mineMs: ms(l.mineMs), importMs: ms(l.importMs) })),
+    }),
+  );
   return figures;
 }
 
