@@ -9,9 +9,11 @@ import {
   ExecutionErrorCode,
   ModuleGas,
   TxErrorCode,
+  buildBlockTemplate,
   effectiveGasPrice,
   intrinsicGasOf,
   payloadGas,
+  payloadHash,
   subchainsRoot,
   type Block,
   type GenesisConfig,
@@ -133,7 +135,7 @@ describe("payload gas in block execution (RocksDB)", () => {
     expect((await follower.chain.subchains.getWantedPayloads()).map((w) => w.subchainId)).toEqual([POSTS]);
   });
 
-  it("leaves out a publish whose gas limit does not cover its payload gas, and pools it without the payload", async () => {
+  it("leaves out a publish whose gas limit does not cover its payload gas; pooled without the payload, it leaves the pool when the payload comes", async () => {
     const genesis = await genesisWithRates();
     const l = await open(genesis, [POSTS]);
     const payload = randomBytes(1000);
@@ -141,13 +143,22 @@ describe("payload gas in block execution (RocksDB)", () => {
     const needed = intrinsicGasOf({ data: hexToBytes(data as Hex), accessList: [] }) + 8000n;
     // with its payload the pool refuses it at once
     await expect(sendModuleCall(l, 0, { data, nonce: 0, payload, gasLimit: needed - 1n })).rejects.toMatchObject({ code: "PAYLOAD_INTRINSIC_GAS_TOO_LOW" });
-    // without it (eth_sendRawTransaction) it is pooled; the payload arriving later does not make it minable
+    // without it (eth_sendRawTransaction) it is pooled; when the payload arrives it leaves the pool, the payload stays
     const tx = await sendModuleCall(l, 0, { data, nonce: 0, gasLimit: needed - 1n });
+    const pooled = l.pool.get(tx)!;
     l.payloads.add(POSTS, payload);
-    expect(l.payloads.payloadsFor(tx)).toEqual([payload]);
-    const block = await mine(l);
-    expect(block.transactions).toEqual([]);
-    expect(block.subBlocks).toBeUndefined();
+    expect(l.pool.has(tx)).toBe(false);
+    expect(l.payloads.has(payloadHash(payload))).toBe(true);
+    // a builder handed it with its payload anyway leaves it out
+    const template = await buildBlockTemplate(
+      l.chain,
+      l.chain.head.header,
+      { miner: addr(9), timestamp: l.chain.head.header.timestamp + 2n, difficulty: 1n, extraData: "0x" },
+      [pooled],
+      { payloadsFor: (h) => (h === tx ? [payload] : undefined) },
+    );
+    expect(template.transactions).toEqual([]);
+    expect(template.subBlocks).toEqual([]);
   });
 
   it("refuses sub-block headers whose payload lengths disagree with the count, the sum, the real payloads or the publish's gas", async () => {
