@@ -14,17 +14,13 @@ import { pathToFileURL } from "node:url";
 import type * as Secp256k1 from "secp256k1";
 import { decryptContent, defaultContentCipherOptions, encryptContent, generateContentKey } from "../node/content/contentCipher.js";
 import { eciesBackend, eciesDecrypt, eciesEncrypt } from "../node/content/ecies.js";
+import { paired } from "./util.js";
 
 const ROUNDS = 7;
 const BOXES = 2000;
 const CONTENT_BYTES = 1024 * 1024;
 /** Contents per measurement, so each one runs for tens of milliseconds. */
 const CONTENTS = 32;
-
-/** Median of a round's figures (the middle one of an odd number). */
-function middle(xs: number[]): number {
-  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-}
 
 /** Runs `count` operations and returns their rate per second. */
 function rate(count: number, op: (i: number) => void): number {
@@ -33,22 +29,6 @@ function rate(count: number, op: (i: number) => void): number {
   return count / (Number(process.hrtime.bigint() - start) / 1e9);
 }
 
-/**
- * Runs the measurements of each round back to back, in rotating order, so that load from other
- * processes on a shared machine hits every side of each ratio; returns the median of each.
- */
-function paired(measures: Record<string, () => number>): Record<string, number> {
-  const names = Object.keys(measures);
-  for (const name of names) measures[name]!(); // warm-up: JIT, caches
-  const figures: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (let j = 0; j < names.length; j++) {
-      const name = names[(round + j) % names.length]!;
-      figures[name]!.push(measures[name]!());
-    }
-  }
-  return Object.fromEntries(names.map((n) => [n, middle(figures[n]!)]));
-}
 
 /** Measures ECIES seal and open per second and content encryption MB/s, each beside its raw limit. */
 export async function benchContentCrypto(): Promise<Record<string, number>> {
@@ -65,7 +45,7 @@ export async function benchContentCrypto(): Promise<Record<string, number>> {
     rawEcdh: () => rate(BOXES, () => secp.ecdh(recipient, recipientPrivate, xOnly, new Uint8Array(32))),
     seal: () => rate(BOXES, () => eciesEncrypt(recipient, contentKey)),
     open: () => rate(BOXES, (i) => eciesDecrypt(recipientPrivate, boxes[i]!)),
-  });
+  }, ROUNDS);
 
   const plain = randomBytes(CONTENT_BYTES);
   const cipherText = encryptContent(plain, contentKey);
@@ -89,7 +69,7 @@ export async function benchContentCrypto(): Promise<Record<string, number>> {
       }),
     encrypt: () => mbps(() => encryptContent(plain, contentKey)),
     decrypt: () => mbps(() => decryptContent(cipherText, contentKey)),
-  });
+  }, ROUNDS);
 
   const round3 = (x: number): number => Math.round(x * 1000) / 1000;
   const result = {

@@ -26,6 +26,7 @@ import type { VsNode } from "../node/node.js";
 import { openLedger, testGenesis } from "../test/helpers/ledger.js";
 import { mineBlock } from "../test/helpers/mine.js";
 import { addrOf, waitFor, wallClock } from "../test/helpers/net.js";
+import { percentile, round, within } from "./util.js";
 import { startTestNode } from "../test/helpers/node.js";
 
 /** Nodes of the propagation runs (the issue asks for 10). */
@@ -47,29 +48,9 @@ const SENDERS = 7;
 const MINERS = [7, 8, 9];
 const SCRYPT: ScryptParams = process.env.BENCH_P2P_SCRYPT === "tiny" ? { N: 16, r: 1, p: 1 } : { N: 1024, r: 8, p: 1 };
 
-/** Nearest-rank percentile (q in 0..1) of a non-empty list. */
-function percentile(xs: readonly number[], q: number): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
-}
-
-/** True if `p` settles within `ms`, false otherwise (the timer is cleared either way). */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
-  try {
-    return await Promise.race([p.then(() => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
 /** P2P options of a bench node: loopback, any free port, peer exchange every 500 ms. */
 const P2P: Partial<NetworkOptions> & HostOptions = { addr: "127.0.0.1", port: 0, maxPeers: 25, nat: "none", bootnodes: [], maintenanceMs: 500 };
-/** A maintenance period longer than the bench: no peer exchange, so the line stays a line. */
-const NO_PEER_EXCHANGE_MS = 3_600_000;
 
 /**
  * A node on 127.0.0.1 with P2P, no RPC, no in-process miner. `producer` nodes keep the test
@@ -214,9 +195,9 @@ function startNodes(count: number, genesis: GenesisConfig, p2p: Partial<NetworkO
 async function lineRun(genesis: GenesisConfig, transfers: TransferSource): Promise<Tracked> {
   const closers: Array<() => Promise<void>> = [];
   try {
-    const [producer, closeProducer] = await startNode(genesis, { maintenanceMs: NO_PEER_EXCHANGE_MS }, true);
+    const [producer, closeProducer] = await startNode(genesis, { peerExchange: false }, true);
     closers.push(closeProducer);
-    const line = [producer, ...(await startNodes(NODES - 1, genesis, { maintenanceMs: NO_PEER_EXCHANGE_MS }, closers))];
+    const line = [producer, ...(await startNodes(NODES - 1, genesis, { peerExchange: false }, closers))];
     for (let i = 1; i < line.length; i++) await line[i]!.network!.dial(addrOf(line[i - 1]!));
     await waitFor("the line linked", () => line.every((n, i) => n.network!.peerCount === (i === 0 || i === line.length - 1 ? 1 : 2)));
     await new Promise((r) => setTimeout(r, MESH_SETTLE_MS));

@@ -48,7 +48,9 @@ import type { VsNode } from "../node/node.js";
 import { openLedger, testGenesis } from "../test/helpers/ledger.js";
 import { mineBlock } from "../test/helpers/mine.js";
 import { registry } from "../test/helpers/modules.js";
+import { addrOf, waitFor, wallClock } from "../test/helpers/net.js";
 import { startTestNode } from "../test/helpers/node.js";
+import { median, paired, percentile, round, sleep, within } from "./util.js";
 
 /** Publishes timed one at a time for the latency figure. */
 const LATENCY_PUBLISHES = Number(process.env.BENCH_SUBCHAINS_PUBLISHES ?? 10);
@@ -77,47 +79,7 @@ const ROUNDS = 5;
 
 const P2P: Partial<NetworkOptions> & HostOptions = { addr: "127.0.0.1", port: 0, maxPeers: 25, nat: "none", bootnodes: [], maintenanceMs: 500 };
 
-/** Nearest-rank percentile (q in 0..1) of a non-empty list. */
-function percentile(xs: readonly number[], q: number): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
-}
 
-const median = (xs: readonly number[]): number => percentile(xs, 0.5);
-const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-// test/helpers/net.ts imports @jest/globals (useNetNodes), which cannot load outside jest: its
-// three small helpers are repeated here.
-/** Unix seconds now, from the wall clock. */
-const wallClock = (): bigint => BigInt(Math.floor(Date.now() / 1000));
-
-/** The node's first P2P address with its Guard ID. */
-function addrOf(node: VsNode): string {
-  const a = node.network?.addresses()[0];
-  if (!a) throw new Error("bench: node has no P2P address");
-  return a;
-}
-
-/** Polls `check` every 20 ms until it is true; throws after `timeoutMs`. */
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`bench: timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-/** True if `p` settles within `ms`, false otherwise (the timer is cleared either way). */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
-  try {
-    return await Promise.race([p.then(() => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function rounded(figures: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, round(v, k.startsWith("ratio") ? 3 : 2)]));
@@ -139,19 +101,6 @@ function rate(count: number, op: (i: number) => void, minMs = 60): number {
   return done / (elapsed / 1000);
 }
 
-/** The measurements of each round back to back in rotating order; the median of each. */
-function paired(measures: Record<string, () => number>): Record<string, number> {
-  const names = Object.keys(measures);
-  for (const name of names) measures[name]!(); // warm-up
-  const figures: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  for (let r = 0; r < ROUNDS; r++) {
-    for (let j = 0; j < names.length; j++) {
-      const name = names[(r + j) % names.length]!;
-      figures[name]!.push(measures[name]!());
-    }
-  }
-  return Object.fromEntries(names.map((n) => [n, median(figures[n]!)]));
-}
 
 /**
  * Proof verification and generation over a sub-block of `size` payloads, each beside the keccak
@@ -187,7 +136,7 @@ function benchProofs(size: number): Record<string, number> {
         for (let l = 0; l < padded; l++) keccak256(in32);
         for (let n = 1; n < padded; n++) keccak256(in64);
       }),
-  });
+  }, ROUNDS);
   return {
     depth,
     verifyPerSec: f.verify!,

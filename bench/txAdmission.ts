@@ -8,6 +8,7 @@ import { Signature, Transaction, computeAddress, getBytes, hexlify, type Transac
 import type * as Secp256k1 from "secp256k1";
 import { checkAgainstAccount, checkFee, decodeTransaction, secp256k1Backend } from "../chain/transaction.js";
 import type { Account, Hex } from "../chain/types.js";
+import { median } from "./util.js";
 
 const CHAIN_ID = 1984n;
 const BASE_FEE = 1_000_000_000n;
@@ -67,10 +68,6 @@ function presign(secp: typeof Secp256k1): { txs: Signed[]; accounts: Map<Hex, Ac
   return { txs, accounts };
 }
 
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
 
 /** Measures raw native sender recovery and full transaction admission per second; returns the figures and their ratio. */
 export async function benchTxAdmission(): Promise<Record<string, number>> {

@@ -59,6 +59,8 @@ export interface NetworkOptions extends HostOptions {
   bootnodes: string[];
   /** How often the node dials bootnodes (when alone) and asks a peer for more peers. */
   maintenanceMs: number;
+  /** Ask peers for their peers (on each new peer and every maintenance round); off keeps the topology as dialled (benchmarks, tests). */
+  peerExchange: boolean;
   /** A peer's status older than this is asked for again (a fallback for a missed head announcement). */
   statusRefreshMs: number;
   reqResp: Partial<ReqRespOptions>;
@@ -74,6 +76,7 @@ export interface NetworkOptions extends HostOptions {
 export const defaultNetworkOptions: Omit<NetworkOptions, keyof HostOptions> = {
   bootnodes: [],
   maintenanceMs: 5_000,
+  peerExchange: true,
   statusRefreshMs: 30_000,
   reqResp: {},
   scores: {},
@@ -250,7 +253,7 @@ export class Network extends EventEmitter<NetworkEvents> {
     pubsub.subscribe(this.blocksTopic);
     pubsub.subscribe(this.txTopic);
     for (const [id, topic] of this.payloadTopics) {
-      pubsub.topicValidators.set(topic, (peer, msg) => Promise.resolve(this.payloads.validateGossip(peer.toString(), id, msg.data)));
+      pubsub.topicValidators.set(topic, (peer, msg) => Promise.resolve(this.payloads.receive(peer.toString(), id, msg.data)));
       pubsub.subscribe(topic);
     }
     host.addEventListener("peer:connect", this.onConnect);
@@ -383,14 +386,17 @@ export class Network extends EventEmitter<NetworkEvents> {
     const { hopsLeft, raw, payload } = decodeStem(request, maxStemBytes(this.payloads.maxPayloadBytes));
     let hash: Hex;
     try {
-      // the payload first, so the publish finds it when it is pooled
-      if (payload) this.modules.payloads.add(payload.subchainId, payload.bytes);
+      // the transaction first: one this node already has (a stem that came round) is refused
+      // with its reason before its payload is hashed, and the sender passes it to another
+      // neighbour or gossips it itself
       hash = await this.modules.addTransaction(raw);
     } catch (e) {
-      // one this node already has (a stem that came round) is refused with its reason: the
-      // sender then passes it to another neighbour or gossips it itself
       if (isInvalidTransactionError(e)) this.penalize(peer, "invalidTransaction", `stem: ${e.message}`);
       throw e;
+    }
+    // the pooled publish claims its payload when it arrives (and leaves if its gas cannot pay it)
+    if (payload && this.payloads.receive(peer, payload.subchainId, payload.bytes) === TopicValidatorResult.Reject) {
+      throw new Error(`stem payload refused: not a payload sub-chain ${payload.subchainId} takes`);
     }
     void this.stem.onStem(peer, hash, hopsLeft, payload ? { raw, payload } : { raw }).catch((e: unknown) => this.modules.log.debug({ err: e }, "stem failed"));
     return new Uint8Array(0);
@@ -429,7 +435,7 @@ export class Network extends EventEmitter<NetworkEvents> {
    */
   private onNewPeer(peer: string): void {
     if (this.statuses.size <= this.opts.maxPeers) {
-      if (this.statuses.size < this.opts.maxPeers) {
+      if (this.opts.peerExchange && this.statuses.size < this.opts.maxPeers) {
         this.exchangePeers(peer).catch((e: unknown) => this.modules.log.debug({ err: e, peer }, "peer exchange failed"));
       }
       return;
@@ -626,7 +632,7 @@ export class Network extends EventEmitter<NetworkEvents> {
         await Promise.all(this.opts.bootnodes.map((b) => this.dial(b).catch((e: unknown) => this.modules.log.debug({ err: e, bootnode: b }, "bootnode dial failed"))));
       }
       if (this.statuses.size > 0) this.fillWantedPayloads();
-      if (host.getConnections().length >= this.opts.maxPeers) return;
+      if (!this.opts.peerExchange || host.getConnections().length >= this.opts.maxPeers) return;
       const peers = [...this.statuses.keys()];
       const asked = peers[Math.floor(Math.random() * peers.length)];
       if (asked) await this.exchangePeers(asked);

@@ -1,4 +1,3 @@
-import { afterAll } from "@jest/globals";
 import type { GenesisConfig, Hex } from "../../chain/index.js";
 import { devAccount } from "../../node/devAccounts.js";
 import type { NodeOptions, VsNode } from "../../node/node.js";
@@ -66,25 +65,4 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
 /** Head hashes of the nodes. */
 export function heads(nodes: VsNode[]): Hex[] {
   return nodes.map((n) => n.ledger.chain.head.hash);
-}
-
-/**
- * The nodes of one test file: `start` starts a node (startNetNode) and `onStop` registers anything
- * else to stop; all of it is stopped after the file's tests (jest afterAll).
- */
-export function useNetNodes(): { start: (opts: NetNodeOptions) => Promise<VsNode>; onStop: (stop: () => Promise<void>) => void } {
-  const stops: Array<() => Promise<void>> = [];
-  afterAll(async () => {
-    await Promise.all(stops.map((s) => s()));
-  });
-  return {
-    start: async (opts) => {
-      const [node, stop] = await startNetNode(opts);
-      stops.push(stop);
-      return node;
-    },
-    onStop: (stop) => {
-      stops.push(stop);
-    },
-  };
 }

@@ -11,7 +11,8 @@ import type { VsNode } from "../../../node/node.js";
 import { tempDir } from "../../helpers/ledger.js";
 import { registry, signModuleCall } from "../../helpers/modules.js";
 import { httpCall } from "../../helpers/rpcClient.js";
-import { addrOf, netGenesis, useNetNodes, waitFor } from "../../helpers/net.js";
+import { addrOf, netGenesis, waitFor } from "../../helpers/net.js";
+import { useNetNodes } from "../../helpers/netNodes.js";
 
 // The life of a paid post across three real nodes (libp2p on 127.0.0.1, RocksDB, in-process miner):
 // author's node A follows posts and runs the key-delivery service; buyer's node B follows posts;

@@ -14,7 +14,8 @@ import {
 } from "../../../p2p/index.js";
 import { devWallet, keyOf } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
-import { addrOf, heads, netGenesis, waitFor, useNetNodes } from "../../helpers/net.js";
+import { addrOf, heads, netGenesis, waitFor } from "../../helpers/net.js";
+import { useNetNodes } from "../../helpers/netNodes.js";
 
 const { start, onStop } = useNetNodes();
 

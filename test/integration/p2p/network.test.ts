@@ -5,7 +5,8 @@ import type { VsNode } from "../../../node/node.js";
 import { devWallet, keyOf, openLedger, tempDir, testGenesis } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
 import { httpCall } from "../../helpers/rpcClient.js";
-import { addrOf, heads, netGenesis, startNetNode, waitFor, wallClock, useNetNodes } from "../../helpers/net.js";
+import { addrOf, heads, netGenesis, startNetNode, waitFor, wallClock } from "../../helpers/net.js";
+import { useNetNodes } from "../../helpers/netNodes.js";
 
 // Several real nodes in this process: libp2p on 127.0.0.1, RocksDB in temp folders, in-process
 // miners on the wall clock. Each test bounds its own time.

@@ -6,7 +6,8 @@ import { payloadHash, type GenesisConfig, type Hex } from "../../../chain/index.
 import type { VsNode } from "../../../node/node.js";
 import { registry, signModuleCall } from "../../helpers/modules.js";
 import { httpCall } from "../../helpers/rpcClient.js";
-import { addrOf, netGenesis, useNetNodes, waitFor } from "../../helpers/net.js";
+import { addrOf, netGenesis, waitFor } from "../../helpers/net.js";
+import { useNetNodes } from "../../helpers/netNodes.js";
 
 // Sub-chain payloads between real nodes on 127.0.0.1 (RocksDB, libp2p): the payload travels with
 // its publish in the stem and on its sub-chain's gossip topic, a follower that missed it fetches it

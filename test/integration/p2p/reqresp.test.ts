@@ -4,7 +4,8 @@ import { hexToBytes } from "@ethereumjs/util";
 import type { Hex } from "../../../chain/index.js";
 import { ReqResp, RequestErrorCode, WireError, WireErrorCode, createHost, type Host } from "../../../p2p/index.js";
 import { devWallet } from "../../helpers/ledger.js";
-import { addrOf, netGenesis, startNetNode, waitFor, useNetNodes } from "../../helpers/net.js";
+import { addrOf, netGenesis, startNetNode, waitFor } from "../../helpers/net.js";
+import { useNetNodes } from "../../helpers/netNodes.js";
 
 const { onStop } = useNetNodes();
 
