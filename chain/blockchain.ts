@@ -116,7 +116,7 @@ export interface BlockchainModules {
   store: KeyValueStore;
   genesis: GenesisConfig;
   /**
-   * Payload bytes by hash (the payload pool), to check and store the payloads of followed
+   * Payload bytes by hash (the payload pool; it must hold each payload under its own keccak256), to check and store the payloads of followed
    * sub-chains a block seals; a payload it lacks is recorded as wanted (SubchainStore.getWantedPayloads) for the network to fetch.
    */
   payloadSource?: (hash: Hex) => Uint8Array | undefined;
@@ -560,14 +560,21 @@ export class Blockchain extends EventEmitter {
       }
       try {
         checkSubBlockPayloadHashes(h, payloadHashes);
+        // the source keys payloads by their own hash, so the bytes are not hashed again here
         const payloads = payloadHashes.map((p) => this.modules.payloadSource?.(p));
         if (payloads.every((p) => p !== undefined)) {
-          checkSubBlockPayloads(h, payloads, decl);
-          ops.push(...this.subchains.payloadOps(h.subchainId, payloads));
+          checkSubBlockPayloads(h, payloads, decl, payloadHashes);
+          ops.push(...this.subchains.payloadOps(h.subchainId, payloads, payloadHashes));
         } else {
-          // the pool keys payloads by their own hash: held ones are stored, the rest fetched from peers later
-          const held = payloads.filter((p): p is Uint8Array => p !== undefined);
-          ops.push(...this.subchains.payloadOps(h.subchainId, held));
+          // held ones are stored, the rest fetched from peers later
+          const heldAt = payloads.flatMap((p, i) => (p === undefined ? [] : [i]));
+          ops.push(
+            ...this.subchains.payloadOps(
+              h.subchainId,
+              heldAt.map((i) => payloads[i]!),
+              heldAt.map((i) => payloadHashes[i]!),
+            ),
+          );
           ops.push(...this.subchains.wantedOps(h.subchainId, payloadHashes.filter((_, i) => payloads[i] === undefined)));
         }
       } catch (e) {

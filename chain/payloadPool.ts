@@ -153,12 +153,12 @@ export class PayloadPool extends EventEmitter<PayloadPoolEventData> {
 
   /**
    * Adds a payload for sub-chain `subchainId` and returns its hash; a payload already held is not
-   * added twice. Throws PayloadPoolError for an undeclared sub-chain, an empty or oversized
-   * payload, or a pool full of claimed payloads.
+   * added twice. `hash` is its keccak256 when the caller computed it already (never another value).
+   * Throws PayloadPoolError for an undeclared sub-chain, an empty or oversized payload, or a pool
+   * full of claimed payloads.
    */
-  add(subchainId: number, payload: Uint8Array): Hex {
+  add(subchainId: number, payload: Uint8Array, hash: Hex = payloadHash(payload)): Hex {
     this.checkSize(subchainId, payload.length);
-    const hash = payloadHash(payload);
     if (this.entries.has(hash)) return hash;
     this.prune();
     const claimed = this.isClaimed(hash);

@@ -390,8 +390,14 @@ export function checkSubBlockPayloadHashes(header: SubBlockHeader, payloadHashes
 /**
  * Checks a sealed sub-block with all its payloads: each payload's size against the declaration and
  * its entry in payloadLengths, payloadBytes, the header rules, payloadCount and payloadRoot.
+ * `hashes` are the payloads' keccak256 when the caller has them already (a pool keyed by hash).
  */
-export function checkSubBlockPayloads(header: SubBlockHeader, payloads: readonly Uint8Array[], decl: SubchainDeclaration): void {
+export function checkSubBlockPayloads(
+  header: SubBlockHeader,
+  payloads: readonly Uint8Array[],
+  decl: SubchainDeclaration,
+  hashes: readonly Hex[] = payloads.map(payloadHash),
+): void {
   if (header.subchainId !== decl.id) {
     fail(SubchainErrorCode.WRONG_SUBCHAIN, `sub-block of sub-chain ${header.subchainId} checked against the declaration of ${decl.id}`);
   }
@@ -411,7 +417,7 @@ export function checkSubBlockPayloads(header: SubBlockHeader, payloads: readonly
     fail(SubchainErrorCode.BAD_PAYLOAD_BYTES, `sub-block payloadBytes ${header.payloadBytes} but its payloads hold ${total}`);
   }
   checkSubBlockHeader(header, decl);
-  checkSubBlockPayloadHashes(header, payloads.map(payloadHash));
+  checkSubBlockPayloadHashes(header, hashes);
 }
 
 /** Checks the sub-block headers one main block seals: declared sub-chains, at most one each, in ascending id. */

@@ -213,10 +213,13 @@ export class SubchainStore {
     return hashes.map((h) => ({ type: "put", key: bucketKey(Bucket.payloadWanted, hexToBytes(h)), value: Uint8Array.of(id) }));
   }
 
-  /** Writes of payloads of sub-chain `id` by their hash; nothing when this node does not follow it. */
-  payloadOps(id: number, payloads: readonly Uint8Array[]): BatchOp[] {
+  /**
+   * Writes of payloads of sub-chain `id` by their hash (`hashes`, when the caller has them already,
+   * else computed); nothing when this node does not follow it.
+   */
+  payloadOps(id: number, payloads: readonly Uint8Array[], hashes?: readonly Hex[]): BatchOp[] {
     if (!this.follows(id)) return [];
-    return payloads.map((p) => ({ type: "put", key: bucketKey(Bucket.payload, hexToBytes(payloadHash(p))), value: p }));
+    return payloads.map((p, i) => ({ type: "put", key: bucketKey(Bucket.payload, hexToBytes(hashes?.[i] ?? payloadHash(p))), value: p }));
   }
 
   /**

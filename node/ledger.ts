@@ -143,7 +143,7 @@ export class Ledger {
     const tx = decodeTransaction(raw, this.opts.genesis.chainId);
     const commitment = checkPublishPayload(tx, payload, this.opts.genesis.subchains);
     // held before the transaction is pooled: if the pool refuses it, the payload stays unclaimed and expires
-    this.payloads.add(commitment.subchainId, payload);
+    this.payloads.add(commitment.subchainId, payload, commitment.payloadHash);
     await this.pool.add(tx);
     this.claimPayload(tx);
     return tx.hash;

@@ -76,21 +76,23 @@ export class PayloadExchange {
   }
 
   /**
-   * Gossip validator of sub-chain `subchainId`'s payload topic: a payload the pool takes is
-   * forwarded; one it holds already is dropped quietly; an empty or oversized one costs the sender.
+   * A payload from a peer (its sub-chain's gossip topic, or beside a stem transaction), answered
+   * as a gossip validator: a payload the pool takes is accepted (gossip forwards it); one it holds
+   * already, or a full pool, is ignored; an empty or oversized one costs the sender and is rejected.
    */
-  validateGossip(peer: string, subchainId: number, data: Uint8Array): TopicValidatorResult {
+  receive(peer: string, subchainId: number, data: Uint8Array): TopicValidatorResult {
     const { pool, log } = this.modules;
-    if (pool.has(payloadHash(data))) return TopicValidatorResult.Ignore;
+    const hash = payloadHash(data);
+    if (pool.has(hash)) return TopicValidatorResult.Ignore;
     try {
-      pool.add(subchainId, data);
+      pool.add(subchainId, data, hash);
       return TopicValidatorResult.Accept;
     } catch (e) {
       if (isNodeError(e) && e.code === PayloadPoolErrorCode.POOL_FULL) {
         log.debug({ err: e }, "gossiped payload dropped");
         return TopicValidatorResult.Ignore;
       }
-      this.modules.penalize(peer, "malformed", `payload gossip: ${(e as Error).message}`);
+      this.modules.penalize(peer, "malformed", `payload: ${(e as Error).message}`);
       return TopicValidatorResult.Reject;
     }
   }

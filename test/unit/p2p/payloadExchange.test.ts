@@ -101,16 +101,16 @@ describe("PayloadExchange", () => {
     expect(alone[0] === big).toBe(true);
   });
 
-  it("takes gossiped payloads into the pool: a new one is forwarded, a known one dropped quietly, an oversized or empty one rejected", async () => {
+  it("takes payloads from peers into the pool: a new one is forwarded, a known one dropped quietly, an oversized or empty one rejected", async () => {
     const { exchange, pool } = await setup({});
     const p = bytes(500, 6);
-    expect(exchange.validateGossip("peer", 1, p)).toBe(TopicValidatorResult.Accept);
+    expect(exchange.receive("peer", 1, p)).toBe(TopicValidatorResult.Accept);
     expect(pool.has(payloadHash(p))).toBe(true);
-    expect(exchange.validateGossip("peer", 1, p)).toBe(TopicValidatorResult.Ignore);
+    expect(exchange.receive("peer", 1, p)).toBe(TopicValidatorResult.Ignore);
     const tooBig = bytes((await testGenesis()).subchains.find((d) => d.id === 1)!.maxPayloadBytes + 1, 7);
-    expect(exchange.validateGossip("peer", 1, tooBig)).toBe(TopicValidatorResult.Reject);
-    expect(exchange.validateGossip("peer", 1, new Uint8Array(0))).toBe(TopicValidatorResult.Reject);
-    expect(exchange.validateGossip("peer", 200, bytes(5, 1))).toBe(TopicValidatorResult.Reject);
+    expect(exchange.receive("peer", 1, tooBig)).toBe(TopicValidatorResult.Reject);
+    expect(exchange.receive("peer", 1, new Uint8Array(0))).toBe(TopicValidatorResult.Reject);
+    expect(exchange.receive("peer", 200, bytes(5, 1))).toBe(TopicValidatorResult.Reject);
   });
 
   it("fills wanted payloads from the pool first, then from peers, and runs one round at a time", async () => {
