@@ -23,6 +23,11 @@ export interface BlockTemplate {
   transactions: SignedTx[];
   /** The sub-block headers it seals, ascending sub-chain id (empty: none). */
   subBlocks: SubBlockHeader[];
+  /**
+   * Candidates left out because running them threw something other than a refusal (a bug in a
+   * system module): the template is built without them, and the caller should drop them.
+   */
+  failed: { hash: Hex; error: unknown }[];
 }
 
 /** Where a miner finds the payloads pooled transactions commit to (the PayloadPool). */
@@ -59,6 +64,7 @@ export async function buildBlockTemplate(
   const txs: SignedTx[] = [];
   const receipts: Receipt[] = [];
   const skipSenders = new Set<Hex>();
+  const failed: BlockTemplate["failed"] = [];
   let gasUsed = 0n;
   let fees = 0n;
   for (const tx of candidates) {
@@ -81,6 +87,7 @@ export async function buildBlockTemplate(
       subRefs.set(tx.hash, { subchainId: decl.id, subNumber: tip.number + 1n, index: subPayloads.get(decl.id)?.length ?? 0 });
       payloadGasOf.set(tx.hash, payloadGas(decl, payload.length));
     }
+    const snapshot = state.snapshot();
     try {
       const out = await applyTransaction(state, tx, txs.length, gasUsed, ctx);
       if (commitment && payload) {
@@ -92,7 +99,9 @@ export async function buildBlockTemplate(
       txs.push(tx);
       receipts.push(receiptOf(tx, out, gasUsed));
     } catch (e) {
-      if (!(e instanceof ExecutionError)) throw e;
+      // a refusal leaves the state as it was; anything else may have stopped half way
+      state.revertToSnapshot(snapshot);
+      if (!(e instanceof ExecutionError)) failed.push({ hash: tx.hash, error: e });
       subRefs.delete(tx.hash);
       payloadGasOf.delete(tx.hash);
       skipSenders.add(tx.from);
@@ -122,5 +131,5 @@ export async function buildBlockTemplate(
     subchainsRoot: subchainsRoot(subBlocks),
     ...UNSEALED,
   };
-  return { header, transactions: txs, subBlocks };
+  return { header, transactions: txs, subBlocks, failed };
 }

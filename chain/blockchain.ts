@@ -122,6 +122,8 @@ export interface BlockchainModules {
   payloadSource?: (hash: Hex) => Uint8Array | undefined;
   /** Fork choice: true when `candidate` should replace `current` as the head. */
   isBetterTip: (candidate: ChainTip, current: ChainTip) => boolean;
+  /** The system modules (a consensus rule: every node runs the same set); absent: defaultSystemModules(). Tests pass their own. */
+  systemModules?: SystemModules;
 }
 
 /** Options of the Blockchain. */
@@ -258,7 +260,7 @@ export class Blockchain extends EventEmitter {
     super();
     this.opts = { ...defaultBlockchainOptions, ...opts };
     this.stateDb = new StateDb({}, { store: modules.store });
-    this.systemModules = defaultSystemModules();
+    this.systemModules = modules.systemModules ?? defaultSystemModules();
     this.subchains = new SubchainStore({ followed: this.opts.followedSubchains }, { store: modules.store, subchains: modules.genesis.subchains });
   }
 

@@ -19,6 +19,8 @@ export interface BlockProducerModules {
   payloads?: PayloadSource;
   /** Unix seconds now (test-only override of the clock). */
   now?: () => bigint;
+  /** Candidates a template left out because running them threw unexpectedly (BlockTemplate.failed): drop them from the pool. */
+  onFailed?: (failed: BlockTemplate["failed"]) => void;
 }
 
 /** Builds seal jobs on the current head for a miner: timestamp, retargeted difficulty, streak penalty, transactions. */
@@ -45,6 +47,7 @@ export class BlockProducer {
       this.modules.candidates(),
       this.modules.payloads,
     );
+    if (template.failed.length > 0) this.modules.onFailed?.(template.failed);
     return { template, penaltyExponent: req.penaltyExponent };
   }
 

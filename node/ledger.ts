@@ -6,6 +6,7 @@ import {
   ChainEvent,
   PayloadPool,
   PayloadPoolEvent,
+  type SystemModules,
   PublishPayloadError,
   RocksStore,
   TxPool,
@@ -36,8 +37,10 @@ export interface LedgerOptions {
   miner?: Partial<MinerOptions>;
   txPool?: Partial<TxPoolOptions>;
   payloadPool?: Partial<PayloadPoolOptions>;
-  /** Ids of the sub-chains whose payloads this node stores besides pins (`--subchains`, once it exists). */
+  /** Ids of the sub-chains whose payloads this node stores besides pins (`--subchains`). */
   subchains?: number[];
+  /** The system modules; absent: the chain's default set (tests pass their own). */
+  systemModules?: SystemModules;
   /** Extra data written into mined headers (at most 32 bytes). */
   extraData?: Hex;
   /** Unix seconds now (test-only clock override). */
@@ -68,7 +71,10 @@ export class Ledger {
   constructor(private readonly opts: LedgerOptions) {
     const { genesis } = opts;
     this.store = new RocksStore({ path: join(opts.datadir, "chain") });
-    this.chain = new Blockchain({ followedSubchains: opts.subchains ?? [] }, { store: this.store, genesis, isBetterTip, payloadSource: (hash) => this.payloads.get(hash) });
+    this.chain = new Blockchain(
+      { followedSubchains: opts.subchains ?? [] },
+      { store: this.store, genesis, isBetterTip, payloadSource: (hash) => this.payloads.get(hash), systemModules: opts.systemModules },
+    );
     this.pool = new TxPool(opts.txPool ?? {}, {
       chainId: genesis.chainId,
       baseFee: () => genesis.baseFeePerGas,
@@ -81,7 +87,18 @@ export class Ledger {
     this.importer = new BlockImporter({ chain: this.chain, now: opts.now, onImported: opts.onImported });
     this.producer = new BlockProducer(
       { extraData: opts.extraData ?? "0x" },
-      { chain: this.chain, importer: this.importer, candidates: () => this.pool.pending(), payloads: this.payloads, now: opts.now },
+      {
+        chain: this.chain,
+        importer: this.importer,
+        candidates: () => this.pool.pending(),
+        payloads: this.payloads,
+        now: opts.now,
+        // a transaction that makes a system module fail (a bug, not a revert) would stop every template: drop it
+        onFailed: (failed) => {
+          this.pool.remove(failed.map((f) => f.hash));
+          for (const f of failed) opts.onError?.(new Error(`transaction ${f.hash} dropped: executing it failed: ${String(f.error)}`, { cause: f.error }));
+        },
+      },
     );
     this.work = new WorkProvider({}, { chain: this.chain, importer: this.importer, producer: this.producer });
     this.miner = opts.minerKey
