@@ -283,7 +283,8 @@ export class Blockchain extends EventEmitter {
     } else if (bytesToHex(stored) !== block.hash) {
       throw new ChainError(
         { code: ChainErrorCode.WRONG_GENESIS },
-        `the database holds a chain with genesis ${bytesToHex(stored)}, but the genesis file gives ${block.hash}`,
+        `the database holds a chain with genesis ${bytesToHex(stored)}, but the genesis file gives ${block.hash}: ` +
+          "open it with the genesis file it was made with, or use another data folder (a dev chain made by an older version starts afresh once its folder is removed)",
       );
     }
     this.genesisBlock = block;
