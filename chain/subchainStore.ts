@@ -128,14 +128,19 @@ export class SubchainStore {
     return this.modules.store.get(bucketKey(Bucket.payload, hexToBytes(hash)));
   }
 
-  /** Payloads of followed sub-chains this node imported blocks for without the bytes, with their sub-chain (to fetch from peers). */
-  async getWantedPayloads(limit = Infinity): Promise<{ hash: Hex; subchainId: number }[]> {
+  /**
+   * Payloads of followed sub-chains this node imported blocks for without the bytes, with their
+   * sub-chain (to fetch from peers), in hash order: at most `limit`, those after hash `after` if given.
+   */
+  async getWantedPayloads(limit = Infinity, after?: Hex): Promise<{ hash: Hex; subchainId: number }[]> {
     const prefix = bucketKey(Bucket.payloadWanted);
     const out: { hash: Hex; subchainId: number }[] = [];
     for await (const [key, value] of this.modules.store.entries(prefix)) {
       if (out.length >= limit) break;
       if (key.length !== prefix.length + 32 || value.length !== 1) continue;
-      out.push({ hash: bytesToHex(key.subarray(prefix.length)) as Hex, subchainId: value[0]! });
+      const hash = bytesToHex(key.subarray(prefix.length)) as Hex;
+      if (after !== undefined && hash <= after) continue;
+      out.push({ hash, subchainId: value[0]! });
     }
     return out;
   }

@@ -40,6 +40,8 @@ export interface PayloadExchangeModules {
 export class PayloadExchange {
   private readonly opts: PayloadExchangeOptions;
   private wantedRound: Promise<number> | null = null;
+  /** The last wanted hash a round looked at: the next round goes on after it, so unfindable payloads do not starve the rest. */
+  private wantedCursor: Hex | undefined;
 
   constructor(
     opts: Partial<PayloadExchangeOptions>,
@@ -147,14 +149,17 @@ export class PayloadExchange {
 
   private async runWantedRound(): Promise<number> {
     const { chain, pool } = this.modules;
-    const wanted = await chain.subchains.getWantedPayloads(this.opts.wantedPerRound);
+    let wanted = await chain.subchains.getWantedPayloads(this.opts.wantedPerRound, this.wantedCursor);
+    if (wanted.length === 0 && this.wantedCursor !== undefined) wanted = await chain.subchains.getWantedPayloads(this.opts.wantedPerRound);
+    this.wantedCursor = wanted.at(-1)?.hash;
     if (wanted.length === 0) return 0;
     let stored = 0;
     const fromPeers: Hex[] = [];
     for (const { hash } of wanted) {
       const held = pool.get(hash);
       if (held && (await chain.subchains.storeWantedPayload(held))) stored++;
-      else fromPeers.push(hash);
+      // one whose block left the canonical chain stays wanted (it may come back) but is not asked for
+      else if (await chain.subchains.getPayloadLocation(hash)) fromPeers.push(hash);
     }
     if (fromPeers.length === 0) return stored;
     for (const payload of (await this.fetch(fromPeers)).values()) {

@@ -19,7 +19,12 @@ interface Peer {
   fails?: boolean;
 }
 
-async function setup(peers: Record<string, Peer>, stored = new Map<Hex, Uint8Array>(), wanted: { hash: Hex; subchainId: number }[] = []) {
+async function setup(
+  peers: Record<string, Peer>,
+  stored = new Map<Hex, Uint8Array>(),
+  wanted: { hash: Hex; subchainId: number }[] = [],
+  opts: { wantedPerRound?: number; notCanonical?: Hex[] } = {},
+) {
   const genesis = await testGenesis();
   const pool = new PayloadPool({}, { subchains: genesis.subchains });
   const asked: string[] = [];
@@ -27,7 +32,12 @@ async function setup(peers: Record<string, Peer>, stored = new Map<Hex, Uint8Arr
   const storedWanted: Hex[] = [];
   const subchains = {
     getPayload: async (h: Hex) => stored.get(h),
-    getWantedPayloads: async () => wanted.filter((w) => !storedWanted.includes(w.hash)),
+    getWantedPayloads: async (limit = Infinity, after?: Hex) =>
+      wanted
+        .filter((w) => !storedWanted.includes(w.hash) && (after === undefined || w.hash > after))
+        .sort((a, b) => (a.hash < b.hash ? -1 : 1))
+        .slice(0, limit),
+    getPayloadLocation: async (h: Hex) => (opts.notCanonical?.includes(h) ? undefined : { subBlockHash: h, index: 0 }),
     storeWantedPayload: async (p: Uint8Array) => {
       const h = payloadHash(p);
       if (!wanted.some((w) => w.hash === h)) return false;
@@ -36,7 +46,7 @@ async function setup(peers: Record<string, Peer>, stored = new Map<Hex, Uint8Arr
     },
   };
   const exchange = new PayloadExchange(
-    { maxPeersPerFetch: 3 },
+    { maxPeersPerFetch: 3, wantedPerRound: opts.wantedPerRound ?? 64 },
     {
       chain: { genesis, subchains } as unknown as Pick<Blockchain, "subchains" | "genesis">,
       pool,
@@ -123,6 +133,23 @@ describe("PayloadExchange", () => {
     expect([first, second]).toEqual([2, 2]);
     expect(storedWanted).toEqual([payloadHash(inPool), payloadHash(atPeer)]);
     expect(asked).toEqual(["peer"]);
+    expect(await exchange.fillWanted()).toBe(0);
+  });
+
+  it("moves on round after round past wanted payloads nobody has, and does not ask for one whose block left the canonical chain", async () => {
+    const payloads = [1, 2, 3, 4, 5].map((i) => bytes(50, i));
+    const byHash = [...payloads].sort((a, b) => (payloadHash(a) < payloadHash(b) ? -1 : 1));
+    // the peer has only the last two in hash order; the first one is not canonical
+    const has = new Map(byHash.slice(3).map((p) => [payloadHash(p), p] as [Hex, Uint8Array]));
+    const wanted = byHash.map((p) => ({ hash: payloadHash(p), subchainId: 1 }));
+    const { exchange, storedWanted, asked } = await setup({ peer: { has } }, new Map(), wanted, { wantedPerRound: 2, notCanonical: [wanted[0]!.hash] });
+    expect(await exchange.fillWanted()).toBe(0); // 0 (not asked for) and 1 (nobody has it)
+    expect(asked).toEqual(["peer"]);
+    expect(await exchange.fillWanted()).toBe(1); // 2 (nobody) and 3
+    expect(await exchange.fillWanted()).toBe(1); // 4
+    expect(storedWanted.sort()).toEqual(byHash.slice(3).map(payloadHash).sort());
+    // back to the start: 0 and 1 again, then 2
+    expect(await exchange.fillWanted()).toBe(0);
     expect(await exchange.fillWanted()).toBe(0);
   });
 });
