@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { Interface, keccak256 } from "ethers";
+import { Interface, keccak256, type Result } from "ethers";
 import { hexToBytes } from "@ethereumjs/util";
 import { CONTENT_REGISTRY_ABI, CONTENT_REGISTRY_ADDRESS } from "../../chain/modules/index.js";
 import { publishCommitment } from "../../chain/publishPayload.js";
 import type { Hex } from "../../chain/types.js";
+import { effectiveGasPrice, type Blockchain } from "../../chain/index.js";
+import { registryView } from "../../rpc/content.js";
 import type { Ledger } from "../../node/ledger.js";
 import { devWallet } from "./ledger.js";
 
@@ -55,4 +57,21 @@ export async function sendModuleCall(ledger: Ledger, from: number, call: ModuleC
   const commitment = publishCommitment({ to: call.to ?? CONTENT_REGISTRY_ADDRESS, data: hexToBytes(call.data as Hex) });
   const payload = call.payload ?? (commitment ? testPayloads.get(commitment.payloadHash) : undefined);
   return payload ? ledger.submitRawTransactionWithPayload(rawBytes, payload) : ledger.submitRawTransaction(rawBytes);
+}
+
+/** A ContentRegistry view at the chain's head, decoded; throws if it reverts. */
+export async function viewAtHead(chain: Pick<Blockchain, "head" | "genesis" | "simulateCall">, fn: string, args: readonly unknown[]): Promise<Result> {
+  const result = await registryView(chain, chain.head.header, fn, args);
+  if (!result) throw new Error(`ContentRegistry.${fn} reverted`);
+  return result;
+}
+
+/** What an included transaction cost its sender in fees: its receipt's gas used times the price it paid. */
+export async function feeOf(chain: Pick<Blockchain, "getTxLocation" | "getBlock" | "getReceipts">, hash: Hex): Promise<bigint> {
+  const at = await chain.getTxLocation(hash);
+  if (!at) throw new Error(`transaction ${hash} is not on the chain`);
+  const block = (await chain.getBlock(at.blockHash))!;
+  const receipts = (await chain.getReceipts(at.blockHash))!;
+  const gasUsed = receipts[at.index]!.cumulativeGasUsed - (at.index > 0 ? receipts[at.index - 1]!.cumulativeGasUsed : 0n);
+  return gasUsed * effectiveGasPrice(block.transactions[at.index]!, block.header.baseFeePerGas);
 }

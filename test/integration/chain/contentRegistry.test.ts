@@ -1,12 +1,11 @@
 import { afterAll, describe, expect, it } from "@jest/globals";
-import { AbiCoder, keccak256 as ethersKeccak, randomBytes, hexlify } from "ethers";
+import { AbiCoder, keccak256 as ethersKeccak, randomBytes, hexlify, type Result } from "ethers";
 import {
   CONTENT_REGISTRY_ADDRESS,
   ContentRegistryReason,
   DispatchReason,
   NATIVE_TOKEN_ADDRESS,
   TRANSFER_TOPIC,
-  ZERO_ADDRESS,
   intrinsicGasOf,
   payloadGas,
   type Account,
@@ -18,7 +17,7 @@ import {
 import type { Ledger } from "../../../node/ledger.js";
 import { devWallet, keyOf, openLedger, testGenesis } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
-import { CALL_FEES, registry, sendModuleCall, testContentHash } from "../../helpers/modules.js";
+import { CALL_FEES, registry, sendModuleCall, testContentHash, viewAtHead } from "../../helpers/modules.js";
 import { startTestNode } from "../../helpers/node.js";
 import { httpCall, rpcError, type RpcCall } from "../../helpers/rpcClient.js";
 
@@ -70,12 +69,7 @@ async function exec(ledger: Ledger, from: number, data: string, value = 0n, gasL
 }
 
 /** Runs a view of the registry at the head, decoded. */
-async function view(ledger: Ledger, name: string, args: unknown[]): Promise<ReturnType<typeof registry.decodeFunctionResult>> {
-  const data = registry.encodeFunctionData(name, args);
-  const header = ledger.chain.head.header;
-  const { returnData } = await ledger.chain.simulateCall(header, { from: ZERO_ADDRESS, to: REG, value: 0n, data: Buffer.from(data.slice(2), "hex"), gasLimit: header.gasLimit, accessList: [] });
-  return registry.decodeFunctionResult(name, returnData);
-}
+const view = (ledger: Ledger, name: string, args: unknown[]): Promise<Result> => viewAtHead(ledger.chain, name, args);
 
 /** The contentId a successful publish returned, from its ContentPublished log. */
 function publishedId(m: Mined): bigint {

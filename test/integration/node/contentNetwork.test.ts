@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import { hexToBytes } from "@ethereumjs/util";
+import type { Result } from "ethers";
 import { keccak256, randomBytes } from "ethers";
 import { MerkleTree } from "merkletreejs";
 import { CONTENT_REGISTRY_ADDRESS, payloadHash, type Hex } from "../../../chain/index.js";
@@ -9,7 +10,7 @@ import { storeContentKey } from "../../../node/content/keyStore.js";
 import { devAccount } from "../../../node/devAccounts.js";
 import type { VsNode } from "../../../node/node.js";
 import { tempDir } from "../../helpers/ledger.js";
-import { registry, signModuleCall } from "../../helpers/modules.js";
+import { feeOf, registry, viewAtHead, signModuleCall } from "../../helpers/modules.js";
 import { httpCall } from "../../helpers/rpcClient.js";
 import { addrOf, netGenesis, waitFor } from "../../helpers/net.js";
 import { useNetNodes } from "../../helpers/netNodes.js";
@@ -26,35 +27,12 @@ const author = devAccount(0);
 const buyer = devAccount(1);
 const unserved = devAccount(2);
 
-async function view(node: VsNode, fn: string, args: unknown[]): Promise<import("ethers").Result> {
-  const chain = node.ledger.chain;
-  const { returnData } = await chain.simulateCall(chain.head.header, {
-    from: author.address,
-    to: CONTENT_REGISTRY_ADDRESS,
-    value: 0n,
-    data: hexToBytes(registry.encodeFunctionData(fn, args) as Hex),
-    gasLimit: 10_000_000n,
-    accessList: [],
-  });
-  return registry.decodeFunctionResult(fn, returnData);
-}
+const view = (node: VsNode, fn: string, args: unknown[]): Promise<Result> => viewAtHead(node.ledger.chain, fn, args);
 
 async function balance(node: VsNode, address: Hex): Promise<bigint> {
   return (await node.ledger.chain.headState().getAccount(address)).balance;
 }
 
-/** What an included transaction cost its sender in fees: its receipt's gas used times the price it paid. */
-async function feeOf(node: VsNode, hash: Hex): Promise<bigint> {
-  const chain = node.ledger.chain;
-  const at = (await chain.getTxLocation(hash))!;
-  const block = (await chain.getBlock(at.blockHash))!;
-  const receipts = (await chain.getReceipts(at.blockHash))!;
-  const gasUsed = receipts[at.index]!.cumulativeGasUsed - (at.index > 0 ? receipts[at.index - 1]!.cumulativeGasUsed : 0n);
-  const tx = block.transactions[at.index]!;
-  const baseFee = block.header.baseFeePerGas;
-  const tip = tx.maxPriorityFeePerGas < tx.maxFeePerGas - baseFee ? tx.maxPriorityFeePerGas : tx.maxFeePerGas - baseFee;
-  return gasUsed * (baseFee + tip);
-}
 
 /** Hashes of the canonical transactions sent by `from`, in chain order. */
 async function sentBy(node: VsNode, from: Hex): Promise<Hex[]> {
@@ -147,7 +125,7 @@ describe("a paid post across three nodes", () => {
     expect(authorTxs.slice(0, 2)).toEqual([publish, publish2]);
     expect(authorTxs).toHaveLength(3);
     const delivery = authorTxs[2]!;
-    const fee = (h: Hex): Promise<bigint> => feeOf(b, h);
+    const fee = (h: Hex): Promise<bigint> => feeOf(b.ledger.chain, h);
     expect(await balance(b, CONTENT_REGISTRY_ADDRESS)).toBe(0n);
     expect(await balance(b, author.address)).toBe(before.author - (await fee(publish)) - (await fee(publish2)) - (await fee(delivery)) + PRICE);
     expect(await balance(b, buyer.address)).toBe(before.buyer - PRICE - (await fee(purchase)));

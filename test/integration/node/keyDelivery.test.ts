@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from "@jest/globals";
 import { hexToBytes } from "@ethereumjs/util";
+import type { Result } from "ethers";
 import { randomBytes } from "node:crypto";
 import { CONTENT_REGISTRY_ADDRESS, keccak256, type GenesisConfig, type Hex } from "../../../chain/index.js";
 import { checkKeyCommitment, decryptContent, encryptContent, generateContentKey, keyCommitment } from "../../../node/content/contentCipher.js";
@@ -11,7 +12,7 @@ import type { Block } from "../../../chain/index.js";
 import type { Ledger } from "../../../node/ledger.js";
 import { openLedger, tempDir, testGenesis } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
-import { registry, sendModuleCall, testContentHash } from "../../helpers/modules.js";
+import { feeOf, registry, viewAtHead, sendModuleCall, testContentHash } from "../../helpers/modules.js";
 import { startTestNode } from "../../helpers/node.js";
 
 const PRICE = 15n * 10n ** 17n;
@@ -26,31 +27,8 @@ afterAll(async () => {
   for (const c of closers.reverse()) await c();
 });
 
-async function view(node: VsNode, fn: string, args: unknown[]): Promise<import("ethers").Result> {
-  const chain = node.ledger.chain;
-  const { returnData } = await chain.simulateCall(chain.head.header, {
-    from: author.address,
-    to: CONTENT_REGISTRY_ADDRESS,
-    value: 0n,
-    data: hexToBytes(registry.encodeFunctionData(fn, args) as Hex),
-    gasLimit: 10_000_000n,
-    accessList: [],
-  });
-  return registry.decodeFunctionResult(fn, returnData);
-}
+const view = (node: VsNode, fn: string, args: unknown[]): Promise<Result> => viewAtHead(node.ledger.chain, fn, args);
 
-/** Gas used × price paid of an included transaction. */
-async function feeOf(node: VsNode, hash: Hex): Promise<bigint> {
-  const chain = node.ledger.chain;
-  const at = (await chain.getTxLocation(hash))!;
-  const block = (await chain.getBlock(at.blockHash))!;
-  const receipts = (await chain.getReceipts(at.blockHash))!;
-  const gasUsed = receipts[at.index]!.cumulativeGasUsed - (at.index > 0 ? receipts[at.index - 1]!.cumulativeGasUsed : 0n);
-  const tx = block.transactions[at.index]!;
-  const baseFee = block.header.baseFeePerGas;
-  const tip = tx.maxPriorityFeePerGas < tx.maxFeePerGas - baseFee ? tx.maxPriorityFeePerGas : tx.maxFeePerGas - baseFee;
-  return gasUsed * (baseFee + tip);
-}
 
 async function balance(node: VsNode, address: Hex): Promise<bigint> {
   return (await node.ledger.chain.headState().getAccount(address)).balance;
@@ -157,7 +135,7 @@ describe("the author's key-delivery service on a real node (RocksDB)", () => {
 
     // every wei: the author paid two publishes and one delivery and got the price; the buyer paid price and fee;
     // the unserved buyer paid only fees; the escrow is empty
-    const fee = async (h: Hex): Promise<bigint> => feeOf(node, h);
+    const fee = (h: Hex): Promise<bigint> => feeOf(node.ledger.chain, h);
     expect(await balance(node, CONTENT_REGISTRY_ADDRESS)).toBe(0n);
     expect(await balance(node, author.address)).toBe(before.author - (await fee(publish)) - (await fee(publish2)) - (await fee(delivered[0]!.tx)) + PRICE);
     expect(await balance(node, buyer.address)).toBe(before.buyer - PRICE - (await fee(purchase)));
