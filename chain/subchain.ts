@@ -172,6 +172,28 @@ function merkleTree(hashes: readonly Hex[]): MerkleTree {
   return new MerkleTree(hashes.map((h) => hexToBytes(h)), keccak256, TREE_OPTIONS);
 }
 
+/** Trees over more hashes than this are kept for later proofs (a small tree is cheaper to rebuild than to look up). */
+const CACHED_TREE_MIN_LEAVES = 16;
+/** Most trees kept; proofs are asked of the few latest sub-blocks (vs_getPayload, peers), so few are needed. */
+const CACHED_TREES = 32;
+/** Recently proven trees by their leaves (the hashes joined), oldest first. */
+const provenTrees = new Map<string, MerkleTree>();
+
+/** The tree over `hashes` for a proof: a large one is built once for its sub-block, not per proof (a 1,024-payload tree takes milliseconds). */
+function proofTree(hashes: readonly Hex[]): MerkleTree {
+  if (hashes.length <= CACHED_TREE_MIN_LEAVES) return merkleTree(hashes);
+  const key = hashes.join("");
+  let tree = provenTrees.get(key);
+  if (tree) {
+    provenTrees.delete(key);
+  } else {
+    tree = merkleTree(hashes);
+    if (provenTrees.size >= CACHED_TREES) provenTrees.delete(provenTrees.keys().next().value as string);
+  }
+  provenTrees.set(key, tree);
+  return tree;
+}
+
 /**
  * Root of the tree over `hashes` (payload hashes or sub-block hashes) in order; EMPTY_TRIE_ROOT
  * for none, the value a main header has always carried when it seals no sub-block.
@@ -186,7 +208,7 @@ export function merkleProof(hashes: readonly Hex[], index: number): MerkleProof 
   if (!Number.isSafeInteger(index) || index < 0 || index >= hashes.length) {
     throw new RangeError(`proof index ${index} is outside 0..${hashes.length - 1}`);
   }
-  return merkleTree(hashes)
+  return proofTree(hashes)
     .getProof(leafNode(hashes[index]!), index)
     .map(({ position, data }) => ({ position, data: bytesToHex(data) as Hex }));
 }
