@@ -24,6 +24,9 @@ import { Ledger } from "./ledger.js";
 import { NodeMetrics } from "./metrics.js";
 import { VERSION } from "./version.js";
 
+/** How long vs_getPayload waits for peers to answer for a payload this node does not hold. */
+const PAYLOAD_FETCH_TIMEOUT_MS = 15_000;
+
 /** Options of a full node. */
 export interface NodeOptions {
   datadir: string;
@@ -110,7 +113,8 @@ export class VsNode {
         submitRawTransactionWithPayload: (raw, payload) => this.submitRawTransactionWithPayload(raw, payload),
         chain,
         payloads: this.ledger.payloads,
-        fetchPayload: async (hash) => this.network?.fetchPayload(hash),
+        // an RPC call waits for peers at most this long (each peer asked has the request deadline)
+        fetchPayload: async (hash) => this.network?.fetchPayload(hash, AbortSignal.timeout(PAYLOAD_FETCH_TIMEOUT_MS)),
       }),
     );
     registry.register(discoverMethod(registry, { version: VERSION }));

@@ -337,10 +337,18 @@ export class Network extends EventEmitter<NetworkEvents> {
     await this.stem.originate(hash, payload ? { raw, payload } : { raw });
   }
 
-  /** Fetches a payload by hash from peers (up to PayloadExchangeOptions.maxPeersPerFetch); undefined if none has it. */
+  /**
+   * Fetches a payload by hash from peers (up to PayloadExchangeOptions.maxPeersPerFetch, each with
+   * the request deadline); undefined if none has it, or none answered before `signal` aborted.
+   */
   async fetchPayload(hash: Hex, signal?: AbortSignal): Promise<Uint8Array | undefined> {
     if (!this.started) return undefined;
-    return (await this.payloads.fetch([hash], signal)).get(hash);
+    try {
+      return (await this.payloads.fetch([hash], signal)).get(hash);
+    } catch (e) {
+      if (signal?.aborted) return undefined;
+      throw e;
+    }
   }
 
   /** Dials a peer (multiaddr with /p2p/); resolves when connected. */
