@@ -238,7 +238,9 @@ function chainContext(chainId: bigint): ChainContext {
       params: paramsTx,
     });
     context = {
-      txOptions: { common },
+      // the library's object is read once and dropped (decode copies what it needs into a frozen
+      // SignedTx), so freezing it too is wasted work on the admission path
+      txOptions: { common, freeze: false },
       legacySuffix: RLP.encode([chainId, EMPTY_BYTES, EMPTY_BYTES]).subarray(1),
     };
     chainContexts.set(chainId, context);
