@@ -257,11 +257,12 @@ export function contentMethods(deps: ContentMethodsDeps): RpcMethod[] {
           dataParam("Transaction"),
           dataParam("Payload"),
           optional(
-            custom("seconds", { title: "seconds to wait", type: "integer" }, (v) => {
-              if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > PUBLISH_WAIT_SECONDS.max) {
-                throw new Error(`seconds must be an integer from 0 to ${PUBLISH_WAIT_SECONDS.max}`);
+            custom("seconds", { title: "seconds to wait (integer or hex quantity)", oneOf: [{ type: "integer" }, { type: "string" }] }, (v) => {
+              const n = typeof v === "string" ? Number(parseQuantity(v)) : v;
+              if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > PUBLISH_WAIT_SECONDS.max) {
+                throw new Error(`seconds must be an integer (or hex quantity) from 0 to ${PUBLISH_WAIT_SECONDS.max}`);
               }
-              return v;
+              return n;
             }),
           ),
         ],

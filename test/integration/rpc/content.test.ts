@@ -157,7 +157,7 @@ describe("vs_publishContent", () => {
 
     // not mined within 0 seconds: pending, and the publish waits in the pool
     const second = new Uint8Array(randomBytes(3_000));
-    const pending = (await call("vs_publishContent", hex(await publish(1, 10n, second)), hex(second), 0)) as { transactionHash: Hex; status: string; content: unknown };
+    const pending = (await call("vs_publishContent", hex(await publish(1, 10n, second)), hex(second), "0x0")) as { transactionHash: Hex; status: string; content: unknown };
     expect(pending).toEqual({ transactionHash: pending.transactionHash, status: "pending", content: null });
     expect(node.ledger.pool.has(pending.transactionHash)).toBe(true);
     await mineBlock(node.ledger, miner.privateKey, miner.address);
@@ -171,6 +171,8 @@ describe("vs_publishContent", () => {
     // bad input: a payload that is not the published one, a wait over the limit
     await expect(call("vs_publishContent", hex(await publish(3, 10n, third)), hex(randomBytes(1_000)))).rejects.toThrow(/does not match the published contentHash/);
     await expect(call("vs_publishContent", hex(await publish(3, 10n, third)), hex(third), 61)).rejects.toMatchObject({ code: RpcErrorCode.INVALID_PARAMS });
+    await expect(call("vs_publishContent", hex(await publish(3, 10n, third)), hex(third), "0x3d")).rejects.toMatchObject({ code: RpcErrorCode.INVALID_PARAMS });
+    await expect(call("vs_publishContent", hex(await publish(3, 10n, third)), hex(third), 1.5)).rejects.toMatchObject({ code: RpcErrorCode.INVALID_PARAMS });
   });
 });
 
