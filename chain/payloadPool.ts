@@ -249,6 +249,25 @@ export class PayloadPool extends EventEmitter<PayloadPoolEventData> {
     return (this.claimsByTx.get(txHash) ?? []).map((c) => c.payloadHash).filter((h) => !this.entries.has(h));
   }
 
+  /** Up to `limit` payload hashes some pooled transaction commits to and the pool does not hold (to ask peers for). */
+  missingPayloads(limit = Infinity): Hex[] {
+    const out: Hex[] = [];
+    for (const hash of this.claimants.keys()) {
+      if (out.length >= limit) break;
+      if (!this.entries.has(hash)) out.push(hash);
+    }
+    return out;
+  }
+
+  /** The sub-chain a pooled transaction puts the payload with this hash in, if one commits to it. */
+  subchainOf(hash: Hex): number | undefined {
+    for (const txHash of this.claimants.get(hash) ?? []) {
+      const c = this.claimsByTx.get(txHash)?.find((x) => x.payloadHash === hash);
+      if (c) return c.subchainId;
+    }
+    return undefined;
+  }
+
   /** Drops unclaimed payloads whose time is up; returns how many. */
   prune(): number {
     const now = this.now();

@@ -96,7 +96,7 @@ export interface NetworkModules {
   /** Validates and pools a raw transaction; returns its hash; throws TxError / TxPoolError. */
   addTransaction: (raw: Uint8Array) => Promise<Hex>;
   /** Payloads beside pooled transactions (gossiped and stem payloads go in; requests are served from it). */
-  payloads: Pick<PayloadPool, "add" | "get" | "has">;
+  payloads: Pick<PayloadPool, "add" | "get" | "has" | "isClaimed" | "missingPayloads" | "subchainOf">;
   log: Logger;
 }
 
@@ -584,15 +584,22 @@ export class Network extends EventEmitter<NetworkEvents> {
     this.payloads.fillWanted().catch((e: unknown) => this.modules.log.warn({ err: e }, "fetching wanted payloads failed"));
   }
 
+  private fillMissingPayloads(): void {
+    this.payloads.fillMissing().catch((e: unknown) => this.modules.log.warn({ err: e }, "fetching missing payloads failed"));
+  }
+
   /** Gossips the head block again (gossip drops it where it was seen; elsewhere it starts a sync). */
   private announceHead(): void {
     if (this.host) void this.publish(this.blocksTopic, encodeBlock(this.modules.chain.head));
   }
 
-  /** Gossips a transaction, a publish's payload first on its sub-chain's topic (every node may carry it; only subscribers keep it). */
+  /**
+   * Gossips a transaction, then a publish's payload on its sub-chain's topic: receivers forward a
+   * payload only once a pooled transaction claims it (PayloadExchange.receive).
+   */
   private async publishTransaction(item: StemItem): Promise<void> {
-    if (item.payload) await this.publish(this.payloadTopic(item.payload.subchainId), item.payload.bytes);
     await this.publish(this.txTopic, item.raw);
+    if (item.payload) await this.publish(this.payloadTopic(item.payload.subchainId), item.payload.bytes);
   }
 
   private payloadTopic(subchainId: number): string {
@@ -639,7 +646,10 @@ export class Network extends EventEmitter<NetworkEvents> {
       if (this.statuses.size === 0) {
         await Promise.all(this.opts.bootnodes.map((b) => this.dial(b).catch((e: unknown) => this.modules.log.debug({ err: e, bootnode: b }, "bootnode dial failed"))));
       }
-      if (this.statuses.size > 0) this.fillWantedPayloads();
+      if (this.statuses.size > 0) {
+        this.fillWantedPayloads();
+        this.fillMissingPayloads();
+      }
       if (!this.opts.peerExchange || host.getConnections().length >= this.opts.maxPeers) return;
       const peers = [...this.statuses.keys()];
       const asked = peers[Math.floor(Math.random() * peers.length)];

@@ -8,19 +8,24 @@ import type { PenaltyKind } from "./peerScore.js";
 export interface PayloadExchangeOptions {
   /** Peers asked for missing payloads before giving up on them for now. */
   maxPeersPerFetch: number;
+  /** Payloads of pooled publishes fetched per round (a miner includes a publish only with its payload). */
+  missingPerRound: number;
   /** Wanted payloads (followed sub-chains, imported without their bytes) fetched per round. */
   wantedPerRound: number;
 }
 
-/** Defaults: ask up to 4 peers, fetch up to 64 wanted payloads a round. */
-export const defaultPayloadExchangeOptions: PayloadExchangeOptions = { maxPeersPerFetch: 4, wantedPerRound: 64 };
+/** A missing payload no peer had is asked for again after this long. */
+const MISSING_RETRY_MS = 30_000;
+
+/** Defaults: ask up to 4 peers, fetch up to 64 wanted payloads and 16 missing ones a round. */
+export const defaultPayloadExchangeOptions: PayloadExchangeOptions = { maxPeersPerFetch: 4, wantedPerRound: 64, missingPerRound: 16 };
 
 /** What the payload exchange needs from the node and the network. */
 export interface PayloadExchangeModules {
   /** Sub-chain records: stored payloads, wanted payloads, declarations. */
   chain: Pick<Blockchain, "subchains" | "genesis">;
   /** Payloads beside pooled transactions. */
-  pool: Pick<PayloadPool, "add" | "get" | "has">;
+  pool: Pick<PayloadPool, "add" | "get" | "has" | "isClaimed" | "missingPayloads" | "subchainOf">;
   /** Peers to ask (connected, status accepted). */
   peers: () => string[];
   /** Asks one peer for payloads by hash; one answer per hash (undefined: it has none). */
@@ -40,6 +45,8 @@ export interface PayloadExchangeModules {
 export class PayloadExchange {
   private readonly opts: PayloadExchangeOptions;
   private wantedRound: Promise<number> | null = null;
+  /** Missing payloads asked for without success, with when they may be asked for again (ms). */
+  private readonly missingRetryAt = new Map<Hex, number>();
   /** The last wanted hash a round looked at: the next round goes on after it, so unfindable payloads do not starve the rest. */
   private wantedCursor: Hex | undefined;
 
@@ -79,8 +86,12 @@ export class PayloadExchange {
 
   /**
    * A payload from a peer (its sub-chain's gossip topic, or beside a stem transaction), answered
-   * as a gossip validator: a payload the pool takes is accepted (gossip forwards it); one it holds
-   * already, or a full pool, is ignored; an empty or oversized one costs the sender and is rejected.
+   * as a gossip validator. The pool takes it (an empty or oversized one costs the sender and is
+   * rejected); it is forwarded (accepted) only if a pooled transaction commits to it, else kept
+   * unclaimed for a while and not forwarded (ignored), so payloads no transaction asks for go no
+   * further than one hop. A transaction is gossiped before its payload, so honest payloads find
+   * their claim; a node that missed one fetches it by hash (fillMissing). One already held, or a
+   * full pool, is ignored.
    */
   receive(peer: string, subchainId: number, data: Uint8Array): TopicValidatorResult {
     const { pool, log } = this.modules;
@@ -88,7 +99,7 @@ export class PayloadExchange {
     if (pool.has(hash)) return TopicValidatorResult.Ignore;
     try {
       pool.add(subchainId, data, hash);
-      return TopicValidatorResult.Accept;
+      return pool.isClaimed(hash) ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
     } catch (e) {
       if (isNodeError(e) && e.code === PayloadPoolErrorCode.POOL_FULL) {
         log.debug({ err: e }, "gossiped payload dropped");
@@ -145,6 +156,34 @@ export class PayloadExchange {
       this.wantedRound = null;
     });
     return this.wantedRound;
+  }
+
+  /**
+   * Fetches from peers the payloads pooled publishes commit to and the pool lacks (a miner
+   * includes a publish only with its payload); returns how many it added.
+   */
+  async fillMissing(): Promise<number> {
+    const { pool } = this.modules;
+    const now = Date.now();
+    const missing = pool.missingPayloads();
+    // forget hashes no longer missing; ask for the others at most every MISSING_RETRY_MS
+    const stillMissing = new Set(missing);
+    for (const h of this.missingRetryAt.keys()) if (!stillMissing.has(h)) this.missingRetryAt.delete(h);
+    const hashes = missing.filter((h) => (this.missingRetryAt.get(h) ?? 0) <= now).slice(0, this.opts.missingPerRound);
+    if (hashes.length === 0) return 0;
+    for (const h of hashes) this.missingRetryAt.set(h, now + MISSING_RETRY_MS);
+    let added = 0;
+    for (const [hash, payload] of await this.fetch(hashes)) {
+      const subchainId = pool.subchainOf(hash);
+      if (subchainId === undefined || pool.has(hash)) continue;
+      try {
+        pool.add(subchainId, payload, hash);
+        added++;
+      } catch (e) {
+        this.modules.log.debug({ err: e, hash }, "fetched payload not pooled");
+      }
+    }
+    return added;
   }
 
   private async runWantedRound(): Promise<number> {

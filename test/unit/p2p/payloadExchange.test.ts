@@ -111,12 +111,16 @@ describe("PayloadExchange", () => {
     expect(alone[0] === big).toBe(true);
   });
 
-  it("takes payloads from peers into the pool: a new one is forwarded, a known one dropped quietly, an oversized or empty one rejected", async () => {
+  it("takes payloads from peers into the pool: one a pooled transaction claims is forwarded, an unclaimed one kept but not forwarded, a known one dropped quietly, an oversized or empty one rejected", async () => {
     const { exchange, pool } = await setup({});
     const p = bytes(500, 6);
+    pool.claim(`0x${"aa".repeat(32)}`, [{ subchainId: 1, payloadHash: payloadHash(p) }]);
     expect(exchange.receive("peer", 1, p)).toBe(TopicValidatorResult.Accept);
     expect(pool.has(payloadHash(p))).toBe(true);
     expect(exchange.receive("peer", 1, p)).toBe(TopicValidatorResult.Ignore);
+    const unclaimed = bytes(500, 7);
+    expect(exchange.receive("peer", 1, unclaimed)).toBe(TopicValidatorResult.Ignore);
+    expect(pool.has(payloadHash(unclaimed))).toBe(true);
     const tooBig = bytes((await testGenesis()).subchains.find((d) => d.id === 1)!.maxPayloadBytes + 1, 7);
     expect(exchange.receive("peer", 1, tooBig)).toBe(TopicValidatorResult.Reject);
     expect(exchange.receive("peer", 1, new Uint8Array(0))).toBe(TopicValidatorResult.Reject);
@@ -151,5 +155,20 @@ describe("PayloadExchange", () => {
     // back to the start: 0 and 1 again, then 2
     expect(await exchange.fillWanted()).toBe(0);
     expect(await exchange.fillWanted()).toBe(0);
+  });
+
+  it("fetches the payloads pooled publishes lack, and asks again for one nobody had only after a while", async () => {
+    const found = bytes(400, 11);
+    const lost = bytes(400, 12);
+    const { exchange, pool, asked } = await setup({ peer: { has: new Map([[payloadHash(found), found]]) } });
+    pool.claim(`0x${"01".repeat(32)}`, [{ subchainId: 1, payloadHash: payloadHash(found) }]);
+    pool.claim(`0x${"02".repeat(32)}`, [{ subchainId: 1, payloadHash: payloadHash(lost) }]);
+    expect(await exchange.fillMissing()).toBe(1);
+    expect(pool.get(payloadHash(found))).toEqual(found);
+    expect(pool.isClaimed(payloadHash(found))).toBe(true);
+    expect(asked).toEqual(["peer"]);
+    // the lost one was just asked for: not again this round
+    expect(await exchange.fillMissing()).toBe(0);
+    expect(asked).toEqual(["peer"]);
   });
 });
