@@ -114,7 +114,12 @@ async function runNode(opts: NodeCommandOptions, program: Command): Promise<void
       rpc: opts.rpc ? { host: opts["rpc.addr"], port: opts["rpc.port"], corsOrigins: cors } : null,
       metrics: !!opts.metrics,
       contentDelivery,
-      subchains: opts.subchains ? opts.subchains.split(",").map((s) => s.trim()).filter(Boolean) : [],
+      // a dev node is a one-machine playground: it keeps every payload unless told otherwise
+      subchains: opts.subchains
+        ? opts.subchains.split(",").map((s) => s.trim()).filter(Boolean)
+        : opts.dev
+          ? genesis.subchains.map((d) => d.name)
+          : [],
       p2p: opts.p2p
         ? {
             addr: opts["p2p.addr"] ?? (opts.dev ? DEV_P2P_ADDR : DEFAULT_P2P_ADDR),
@@ -191,7 +196,7 @@ program
   .addOption(new Option("--p2p.port <port>", "P2P TCP port (0 = any free port)").default(DEFAULT_P2P_PORT).argParser(port))
   .addOption(new Option("--bootnodes <multiaddrs>", "comma-separated multiaddrs with /p2p/<GuardID> to join the network through").argParser(bootnodes))
   .addOption(new Option("--maxpeers <n>", "most connected peers").default(DEFAULT_MAX_PEERS).argParser(positiveInt))
-  .option("--subchains <names>", "comma-separated sub-chains whose payloads this node stores, such as posts,bt (pins always)")
+  .option("--subchains <names>", "comma-separated sub-chains whose payloads this node stores, such as posts,bt (pins always; --dev: all of them)")
   .addOption(new Option("--nat <mode>", "map the P2P port on the router").choices(["none", "upnp"]).default("none"))
   .option("--content.keystore <file>", "run the key-delivery service as this author (keystore of the account that published)")
   .option("--content.password-file <file>", "file whose first line is the password of --content.keystore and of the content keys (else a prompt)")

@@ -31,10 +31,15 @@ describe("vs1984 content against `vs1984 node --dev --content.keystore`", () => 
     const [author, buyer, otherAuthor] = [await ks(0), await ks(1), await ks(2)];
     const datadir = join(dir, "node");
 
-    const node = runCli(["node", "--dev", "--datadir", datadir, "--rpc.port", "0", "--p2p.port", "0", "--subchains", "posts", "--content.keystore", author, "--content.password-file", pw], { NODE_OPTIONS: "" });
+    const node = runCli(["node", "--dev", "--datadir", datadir, "--rpc.port", "0", "--p2p.port", "0", "--content.keystore", author, "--content.password-file", pw], { NODE_OPTIONS: "" });
     running.push(node);
     const rpc = (await node.waitFor(/"url":"(http:\/\/127\.0\.0\.1:\d+\/)"/, 60_000))[1]!;
     const common = ["--password-file", pw, "--rpc", rpc];
+    // without --subchains a --dev node keeps the payloads of every sub-chain
+    const subchains = (await (await fetch(rpc, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "vs_getSubchains", params: [] }) })).json()) as {
+      result: { name: string; followed: boolean }[];
+    };
+    expect(subchains.result.map((d) => [d.name, d.followed])).toEqual([["pins", true], ["posts", true], ["bt", true], ["comments", true]]);
 
     const file = join(dir, "post.bin");
     const plain = randomBytes(200_000);
@@ -55,7 +60,7 @@ describe("vs1984 content against `vs1984 node --dev --content.keystore`", () => 
     expect([got.code, got.out]).toEqual([0, expect.stringContaining("Key checked against the commitment; wrote 200000 bytes")]);
     expect((await readFile(out)).equals(plain)).toBe(true);
     expect(node.output()).toContain('"msg":"Key delivered"');
-    // without --payload the payload comes from the node's sub-chain store (vs_getPayload; it follows posts)
+    // without --payload the payload comes from the node's sub-chain store (vs_getPayload; a --dev node follows posts)
     const fromNode = await vs1984(["content", "get", "1", "--out", `${out}.2`, "--keystore", buyer, ...common]);
     expect([fromNode.code, fromNode.out]).toEqual([0, expect.stringContaining("wrote 200000 bytes")]);
     expect((await readFile(`${out}.2`)).equals(plain)).toBe(true);
