@@ -3,6 +3,8 @@ import { Bucket, bucketKey, numberKey } from "./db/buckets.js";
 import type { BatchOp, KeyValueStore } from "./db/keyValueStore.js";
 import { PINS_SUBCHAIN_ID, type SubchainDeclaration } from "./genesis.js";
 import {
+  SubchainError,
+  SubchainErrorCode,
   type MerkleProof,
   type SubBlock,
   type SubBlockHeader,
@@ -147,13 +149,26 @@ export class SubchainStore {
 
   /**
    * Stores a wanted payload that arrived from a peer: it must hash to a wanted hash (else false and
-   * nothing is written); the want is cleared in the same batch.
+   * nothing is written); the want is cleared in the same batch. Throws SubchainError
+   * BAD_PAYLOAD_LENGTHS (want cleared, nothing stored) when a canonical sub-block carrying it
+   * committed to another length: that block broke the rules, and this node took it without the bytes.
    */
   async storeWantedPayload(payload: Uint8Array): Promise<boolean> {
     const hash = payloadHash(payload);
     const wantedKey = bucketKey(Bucket.payloadWanted, hexToBytes(hash));
     const want = await this.modules.store.get(wantedKey);
     if (!want || want.length !== 1) return false;
+    for (const at of await this.getPayloadLocations(hash)) {
+      const header = await this.getHeader(at.subBlockHash);
+      const committed = header?.payloadLengths[at.index];
+      if (committed !== undefined && committed !== payload.length) {
+        await this.modules.store.batch([{ type: "del", key: wantedKey }]);
+        throw new SubchainError(
+          { code: SubchainErrorCode.BAD_PAYLOAD_LENGTHS },
+          `payload ${hash} is ${payload.length} bytes, but sub-block ${at.subBlockHash} committed to ${committed}: the block that sealed it breaks the rules`,
+        );
+      }
+    }
     await this.modules.store.batch([...this.payloadOps(want[0]!, [payload]), { type: "del", key: wantedKey }]);
     return true;
   }

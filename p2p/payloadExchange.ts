@@ -1,6 +1,6 @@
 import { TopicValidatorResult } from "@libp2p/gossipsub";
 import type { Logger } from "pino";
-import { PayloadPoolErrorCode, isNodeError, payloadHash, type Blockchain, type Hex, type PayloadPool } from "../chain/index.js";
+import { PayloadPoolErrorCode, SubchainError, isNodeError, payloadHash, type Blockchain, type Hex, type PayloadPool } from "../chain/index.js";
 import { MAX_PAYLOADS_PER_REQUEST, MAX_RESPONSE_BYTES } from "./messages.js";
 import type { PenaltyKind } from "./peerScore.js";
 
@@ -193,16 +193,26 @@ export class PayloadExchange {
     this.wantedCursor = wanted.at(-1)?.hash;
     if (wanted.length === 0) return 0;
     let stored = 0;
+    const store = async (payload: Uint8Array): Promise<boolean> => {
+      try {
+        return await chain.subchains.storeWantedPayload(payload);
+      } catch (e) {
+        // bytes that hash right but break the length a sub-block committed to: said, not stored
+        if (!(e instanceof SubchainError)) throw e;
+        this.modules.log.warn({ err: e }, "wanted payload refused");
+        return false;
+      }
+    };
     const fromPeers: Hex[] = [];
     for (const { hash } of wanted) {
       const held = pool.get(hash);
-      if (held && (await chain.subchains.storeWantedPayload(held))) stored++;
+      if (held && (await store(held))) stored++;
       // one whose block left the canonical chain stays wanted (it may come back) but is not asked for
-      else if (await chain.subchains.getPayloadLocation(hash)) fromPeers.push(hash);
+      else if (!held && (await chain.subchains.getPayloadLocation(hash))) fromPeers.push(hash);
     }
     if (fromPeers.length === 0) return stored;
     for (const payload of (await this.fetch(fromPeers)).values()) {
-      if (await chain.subchains.storeWantedPayload(payload)) stored++;
+      if (await store(payload)) stored++;
     }
     if (stored > 0) this.modules.log.debug({ stored, wanted: wanted.length }, "wanted payloads stored");
     return stored;

@@ -162,4 +162,22 @@ describe("SubchainStore on RocksDB", () => {
     expect(await reopened.getPayload(payloadHash(enc("kept")))).toEqual(enc("kept"));
     expect(await reopened.getCanonicalHash(POSTS, 1n)).toBe(sealed[0]!.hash);
   });
+
+  it("stores a wanted payload only when it hashes to a wanted one and has the length its canonical sub-block committed to", async () => {
+    const honest = enc("honest payload");
+    const lied = enc("payload whose length was lied about");
+    const good = buildSubBlock(genesisOf(POSTS).header, [honest, lied]);
+    // the same sub-block with the two lengths swapped (count and sum still agree): what a lying miner seals
+    const bad = { ...good, header: { ...good.header, payloadLengths: [lied.length, honest.length] } };
+    const sealed = [bad];
+    await rocks.batch([...store.sealOps(mainHash(1), sealed, (await store.getTips(genesisMain))!), ...store.canonicalOps([], sealed)]);
+    await rocks.batch(store.wantedOps(POSTS, [payloadHash(honest), payloadHash(lied)]));
+    expect((await store.getHeader(good.hash))!.payloadLengths).toEqual([lied.length, honest.length]);
+
+    await expect(store.storeWantedPayload(honest)).rejects.toMatchObject({ code: "SUBCHAIN_BAD_PAYLOAD_LENGTHS" });
+    expect(await store.getPayload(payloadHash(honest))).toBeUndefined();
+    // the want is cleared: it is not asked for again
+    expect((await store.getWantedPayloads()).map((w) => w.hash)).not.toContain(payloadHash(honest));
+    expect(await store.storeWantedPayload(enc("never wanted"))).toBe(false);
+  });
 });
