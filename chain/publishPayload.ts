@@ -84,12 +84,20 @@ export function checkPublishPayload(tx: SignedTx, payload: Uint8Array, subchains
       `payload hash ${hash} does not match the published contentHash ${commitment.payloadHash}`,
     );
   }
-  const needed = intrinsicGasOf(tx) + payloadGas(decl, payload.length);
+  checkPublishGas(tx, decl, payload.length);
+  return commitment;
+}
+
+/**
+ * Checks that publish `tx`'s gas limit covers its intrinsic gas plus the gas of a `length`-byte
+ * payload on sub-chain `decl`; throws PublishPayloadError INTRINSIC_GAS_TOO_LOW.
+ */
+export function checkPublishGas(tx: Pick<SignedTx, "gasLimit" | "data" | "accessList">, decl: SubchainDeclaration, length: number): void {
+  const needed = intrinsicGasOf(tx) + payloadGas(decl, length);
   if (tx.gasLimit < needed) {
     throw new PublishPayloadError(
       { code: PublishPayloadErrorCode.INTRINSIC_GAS_TOO_LOW },
-      `intrinsic gas too low: gas ${tx.gasLimit} is below the ${needed} a publish with a ${payload.length}-byte payload on ${decl.name} needs`,
+      `intrinsic gas too low: gas ${tx.gasLimit} is below the ${needed} a publish with a ${length}-byte payload on ${decl.name} needs`,
     );
   }
-  return commitment;
 }

@@ -13,6 +13,7 @@ import {
   TxPoolError,
   TxPoolErrorCode,
   TxPoolEvent,
+  checkPublishGas,
   checkPublishPayload,
   isNodeError,
   decodeTransaction,
@@ -22,6 +23,7 @@ import {
   type ChainEventData,
   type GenesisConfig,
   type Hex,
+  type PayloadCommitment,
   type PayloadPoolOptions,
   type SignedTx,
   type TxPoolOptions,
@@ -143,10 +145,11 @@ export class Ledger {
   async submitRawTransaction(raw: Uint8Array): Promise<Hex> {
     this.refuseKnown(raw);
     const tx = decodeTransaction(raw, this.opts.genesis.chainId);
-    this.checkPayloadGas(tx);
+    const commitment = publishCommitment(tx);
+    if (commitment) this.checkPayloadGas(tx, commitment);
     await this.pool.add(tx);
     // a publish transaction may arrive before its payload: the claim lists the payload as missing
-    this.claimPayload(tx);
+    if (commitment) this.claimPayload(tx, commitment);
     return tx.hash;
   }
 
@@ -162,7 +165,7 @@ export class Ledger {
     // held before the transaction is pooled: if the pool refuses it, the payload stays unclaimed and expires
     this.payloads.add(commitment.subchainId, payload, commitment.payloadHash);
     await this.pool.add(tx);
-    this.claimPayload(tx);
+    this.claimPayload(tx, commitment);
     return tx.hash;
   }
 
@@ -173,11 +176,11 @@ export class Ledger {
       if (!commitment || !this.pool.has(tx.hash)) continue;
       const payload = await this.chain.subchains.getPayload(commitment.payloadHash);
       try {
-        if (payload) this.payloads.add(commitment.subchainId, payload);
+        if (payload) this.payloads.add(commitment.subchainId, payload, commitment.payloadHash);
       } catch (e) {
         if (!isNodeError(e)) throw e;
       }
-      this.claimPayload(tx);
+      this.claimPayload(tx, commitment);
     }
   }
 
@@ -189,9 +192,10 @@ export class Ledger {
   private readonly onPayloadAdded = (hash: Hex): void => {
     for (const txHash of this.payloads.claimantsOf(hash)) {
       const tx = this.pool.get(txHash);
-      if (!tx) continue;
+      const commitment = tx && publishCommitment(tx);
+      if (!commitment) continue;
       try {
-        this.checkPayloadGas(tx);
+        this.checkPayloadGas(tx, commitment);
       } catch (e) {
         if (!(e instanceof PublishPayloadError)) throw e;
         this.payloads.unclaim(txHash);
@@ -200,11 +204,14 @@ export class Ledger {
     }
   };
 
-  /** Throws PublishPayloadError if `tx` is a publish whose payload is held and whose gas limit cannot pay its payload gas. */
-  private checkPayloadGas(tx: SignedTx): void {
-    const commitment = publishCommitment(tx);
-    const payload = commitment && this.payloads.get(commitment.payloadHash);
-    if (payload) checkPublishPayload(tx, payload, this.opts.genesis.subchains);
+  /**
+   * Throws PublishPayloadError if the payload publish `tx` commits to is held and its gas limit
+   * cannot pay the payload gas (the pool holds payloads under their own hash: only the gas is left to check).
+   */
+  private checkPayloadGas(tx: SignedTx, commitment: PayloadCommitment): void {
+    const payload = this.payloads.get(commitment.payloadHash);
+    const decl = this.opts.genesis.subchains.find((d) => d.id === commitment.subchainId);
+    if (payload && decl) checkPublishGas(tx, decl, payload.length);
   }
 
   /** A known transaction is refused before its signature is recovered again. */
@@ -215,10 +222,9 @@ export class Ledger {
     }
   }
 
-  private claimPayload(tx: SignedTx): void {
-    const commitment = publishCommitment(tx);
+  private claimPayload(tx: SignedTx, commitment: PayloadCommitment): void {
     // the pool may already have dropped it again (evicted at once): a claim then would never be released
-    if (!commitment || !this.pool.has(tx.hash)) return;
+    if (!this.pool.has(tx.hash)) return;
     try {
       this.payloads.claim(tx.hash, [commitment]);
     } catch (e) {
