@@ -172,8 +172,10 @@ export class Network extends EventEmitter<NetworkEvents> {
   private readonly fromNetwork = new Set<Hex>();
   private readonly blocksTopic: string;
   private readonly txTopic: string;
-  /** Payload topic of each sub-chain whose payloads this node gossips. */
+  /** Payload topic of every declared sub-chain, by id. */
   private readonly payloadTopics: Map<number, string>;
+  /** The sub-chains whose payload topics this node joins. */
+  private readonly joinedPayloadTopics: Map<number, string>;
   private maintenance: NodeJS.Timeout | null = null;
   private started = false;
 
@@ -186,10 +188,8 @@ export class Network extends EventEmitter<NetworkEvents> {
     const chainId = modules.chain.genesis.chainId;
     this.blocksTopic = `/vs1984/${chainId}/blocks`;
     this.txTopic = `/vs1984/${chainId}/transactions`;
-    const declared = new Map(modules.chain.genesis.subchains.map((d) => [d.id, d.name]));
-    this.payloadTopics = new Map(
-      [...new Set(this.opts.payloadSubchains)].filter((id) => declared.has(id)).map((id) => [id, `/vs1984/${chainId}/payloads/${declared.get(id)}`]),
-    );
+    this.payloadTopics = new Map(modules.chain.genesis.subchains.map((d) => [d.id, `/vs1984/${chainId}/payloads/${d.name}`]));
+    this.joinedPayloadTopics = new Map([...this.payloadTopics].filter(([id]) => this.opts.payloadSubchains.includes(id)));
     this.payloads = new PayloadExchange(this.opts.payloads, {
       chain: modules.chain,
       pool: modules.payloads,
@@ -229,7 +229,7 @@ export class Network extends EventEmitter<NetworkEvents> {
     if (this.started) return;
     this.started = true;
     const { log } = this.modules;
-    const topics = [this.blocksTopic, this.txTopic, ...this.payloadTopics.values()];
+    const topics = [this.blocksTopic, this.txTopic, ...this.joinedPayloadTopics.values()];
     const host = await createHost({ ...this.opts, topics, maxMessageBytes: this.payloads.maxPayloadBytes }, {
       privateKey: this.modules.privateKey,
       gater: {
@@ -252,7 +252,7 @@ export class Network extends EventEmitter<NetworkEvents> {
     pubsub.topicValidators.set(this.txTopic, (peer, msg) => this.validateTransaction(peer.toString(), msg));
     pubsub.subscribe(this.blocksTopic);
     pubsub.subscribe(this.txTopic);
-    for (const [id, topic] of this.payloadTopics) {
+    for (const [id, topic] of this.joinedPayloadTopics) {
       pubsub.topicValidators.set(topic, (peer, msg) => Promise.resolve(this.payloads.receive(peer.toString(), id, msg.data)));
       pubsub.subscribe(topic);
     }
@@ -599,12 +599,10 @@ export class Network extends EventEmitter<NetworkEvents> {
    */
   private async publishTransaction(item: StemItem): Promise<void> {
     await this.publish(this.txTopic, item.raw);
-    if (item.payload) await this.publish(this.payloadTopic(item.payload.subchainId), item.payload.bytes);
-  }
-
-  private payloadTopic(subchainId: number): string {
-    const name = this.modules.chain.genesis.subchains.find((d) => d.id === subchainId)?.name ?? String(subchainId);
-    return `/vs1984/${this.modules.chain.genesis.chainId}/payloads/${name}`;
+    if (!item.payload) return;
+    // a payload of an undeclared sub-chain never gets this far: the pool refused it
+    const topic = this.payloadTopics.get(item.payload.subchainId);
+    if (topic) await this.publish(topic, item.payload.bytes);
   }
 
   private async publish(topic: string, data: Uint8Array): Promise<void> {

@@ -55,17 +55,14 @@ export class PayloadExchange {
     private readonly modules: PayloadExchangeModules,
   ) {
     this.opts = { ...defaultPayloadExchangeOptions, ...opts };
+    this.maxPayloadBytes = Math.max(0, ...modules.chain.genesis.subchains.map((d) => d.maxPayloadBytes));
+    this.maxResponseBytes = Math.max(MAX_RESPONSE_BYTES, this.maxPayloadBytes + 64 * 1024);
   }
 
   /** The largest payload any declared sub-chain takes. */
-  get maxPayloadBytes(): number {
-    return Math.max(0, ...this.modules.chain.genesis.subchains.map((d) => d.maxPayloadBytes));
-  }
-
+  readonly maxPayloadBytes: number;
   /** Largest `payloads` answer: the usual response cap, or one largest payload if that is more. */
-  get maxResponseBytes(): number {
-    return Math.max(MAX_RESPONSE_BYTES, this.maxPayloadBytes + 64 * 1024);
-  }
+  readonly maxResponseBytes: number;
 
   /** Answers a `payloads` request: each payload held (stored or pooled) while the answer stays under the cap. */
   async serve(hashes: readonly Hex[]): Promise<(Uint8Array | undefined)[]> {
