@@ -149,16 +149,22 @@ export function decodeHeaders(bytes: Uint8Array): BlockHeader[] {
 // ---------------------------------------------------------------------------------------------
 // bodies by block hash
 
-export function encodeBodiesRequest(hashes: readonly Hex[]): Uint8Array {
+/** A request by hashes (bodies, payloads): `RLP [hash, ...]`. */
+function encodeHashList(hashes: readonly Hex[]): Uint8Array {
   return RLP.encode(hashes.map((h) => hexToBytes(h)));
 }
 
+/** A request of 1 to `max` hashes. */
+function decodeHashList(bytes: Uint8Array, what: string, max: number): Hex[] {
+  const items = decodeList(bytes, what, MAX_REQUEST_BYTES);
+  if (items.length === 0 || items.length > max) throw malformed(`${what}: ${items.length} hashes, between 1 and ${max} allowed`);
+  return items.map((item, i) => hash32(item, `${what} hash ${i}`));
+}
+
+export const encodeBodiesRequest = encodeHashList;
+
 export function decodeBodiesRequest(bytes: Uint8Array): Hex[] {
-  const items = decodeList(bytes, "bodies request", MAX_REQUEST_BYTES);
-  if (items.length === 0 || items.length > MAX_BODIES_PER_REQUEST) {
-    throw malformed(`bodies request: ${items.length} hashes, between 1 and ${MAX_BODIES_PER_REQUEST} allowed`);
-  }
-  return items.map((item, i) => hash32(item, `bodies request hash ${i}`));
+  return decodeHashList(bytes, "bodies request", MAX_BODIES_PER_REQUEST);
 }
 
 /**
@@ -296,16 +302,10 @@ export function decodeStem(bytes: Uint8Array, maxBytes = MAX_STEM_BYTES): StemMe
 // payloads by hash
 
 /** A request for payloads by their keccak256 hash: `RLP [hash, ...]`, 1 to MAX_PAYLOADS_PER_REQUEST. */
-export function encodePayloadsRequest(hashes: readonly Hex[]): Uint8Array {
-  return RLP.encode(hashes.map((h) => hexToBytes(h)));
-}
+export const encodePayloadsRequest = encodeHashList;
 
 export function decodePayloadsRequest(bytes: Uint8Array): Hex[] {
-  const items = decodeList(bytes, "payloads request", MAX_REQUEST_BYTES);
-  if (items.length === 0 || items.length > MAX_PAYLOADS_PER_REQUEST) {
-    throw malformed(`payloads request: ${items.length} hashes, between 1 and ${MAX_PAYLOADS_PER_REQUEST} allowed`);
-  }
-  return items.map((item, i) => hash32(item, `payloads request hash ${i}`));
+  return decodeHashList(bytes, "payloads request", MAX_PAYLOADS_PER_REQUEST);
 }
 
 /**
