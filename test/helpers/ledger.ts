@@ -35,6 +35,16 @@ export function tempDir(prefix = "vs1984-test-"): [string, () => void] {
   return [dir, () => rmSync(dir, { recursive: true, force: true })];
 }
 
+/** Runs `fn` in a fresh temporary folder, removed afterwards whatever happens. */
+export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  const [dir, remove] = tempDir(prefix);
+  try {
+    return await fn(dir);
+  } finally {
+    remove();
+  }
+}
+
 /**
  * A started ledger on real RocksDB in a temp folder, whose clock runs with the chain (each block
  * one blockTime after its parent) so difficulty stays put however fast the test mines.

@@ -15,30 +15,15 @@ import {
   writeKeystore,
 } from "../../../node/keystore.js";
 import { promptHidden, readPassword, readSecretFile } from "../../../node/cli/password.js";
-import { tempDir } from "../../helpers/ledger.js";
+import { withTempDir } from "../../helpers/ledger.js";
+import { rejection } from "../../helpers/rejection.js";
 
 // Low scrypt cost: these tests check the format, not the key stretching.
 const FAST = { scryptN: 1024 };
 const KEY = hexToBytes("0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318");
 const ADDRESS = new Wallet(bytesToHex(KEY)).address.toLowerCase() as Hex;
 
-async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const [dir, remove] = tempDir("vs1984-keystore-");
-  try {
-    return await fn(dir);
-  } finally {
-    remove();
-  }
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error("expected a rejection");
-}
+const withDir = <T>(fn: (dir: string) => Promise<T>): Promise<T> => withTempDir("vs1984-keystore-", fn);
 
 describe("keystore", () => {
   it("writes a keystore that ethers opens, named like geth's, in a 0700 folder with mode 0600", () =>

@@ -10,27 +10,12 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { keccak256 } from "../../../chain/index.js";
 import { GUARD_KEY_FILE, GuardErrorCode, ONION_KEY_FILE, guardFiles, loadOrCreateGuard, rotateGuard } from "../../../p2p/index.js";
 import { keystoreDir, writeKeystore } from "../../../node/keystore.js";
-import { devWallet, keyOf, tempDir } from "../../helpers/ledger.js";
+import { devWallet, keyOf, tempDir, withTempDir } from "../../helpers/ledger.js";
+import { rejection } from "../../helpers/rejection.js";
 
 const SOURCE = join(new URL(".", import.meta.url).pathname, "../../../p2p/guard.ts");
 
-async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const [dir, remove] = tempDir("vs1984-guard-");
-  try {
-    return await fn(dir);
-  } finally {
-    remove();
-  }
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error("expected a rejection");
-}
+const withDir = <T>(fn: (dir: string) => Promise<T>): Promise<T> => withTempDir("vs1984-guard-", fn);
 
 async function mode(file: string): Promise<number> {
   return (await stat(file)).mode & 0o777;
