@@ -565,21 +565,12 @@ export class Blockchain extends EventEmitter {
         checkSubBlockPayloadHashes(h, payloadHashes);
         // the source keys payloads by their own hash, so the bytes are not hashed again here
         const payloads = payloadHashes.map((p) => this.modules.payloadSource?.(p));
-        if (payloads.every((p) => p !== undefined)) {
-          checkSubBlockPayloads(h, payloads, decl, payloadHashes);
-          ops.push(...this.subchains.payloadOps(h.subchainId, payloads, payloadHashes));
-        } else {
-          // held ones are stored, the rest fetched from peers later
-          const heldAt = payloads.flatMap((p, i) => (p === undefined ? [] : [i]));
-          ops.push(
-            ...this.subchains.payloadOps(
-              h.subchainId,
-              heldAt.map((i) => payloads[i]!),
-              heldAt.map((i) => payloadHashes[i]!),
-            ),
-          );
-          ops.push(...this.subchains.wantedOps(h.subchainId, payloadHashes.filter((_, i) => payloads[i] === undefined)));
-        }
+        const heldAt = payloads.flatMap((p, i) => (p === undefined ? [] : [i]));
+        const held = heldAt.map((i) => payloads[i]!);
+        if (held.length === payloads.length) checkSubBlockPayloads(h, held, decl, payloadHashes);
+        // held ones are stored, the rest recorded as wanted and fetched from peers later
+        ops.push(...this.subchains.payloadOps(h.subchainId, held, heldAt.map((i) => payloadHashes[i]!)));
+        ops.push(...this.subchains.wantedOps(h.subchainId, payloadHashes.filter((_, i) => payloads[i] === undefined)));
       } catch (e) {
         fail(ChainErrorCode.MISSING_PAYLOAD, e);
       }
