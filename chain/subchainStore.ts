@@ -40,6 +40,7 @@ export interface PayloadLocation {
 
 /** A payload's place with what a peer needs to check it: the sub-block header, the index and the proof. */
 export interface PayloadProofRecord {
+  payloadHash: Hex;
   subBlockHash: Hex;
   header: SubBlockHeader;
   index: number;
@@ -189,13 +190,20 @@ export class SubchainStore {
     return (await this.getPayloadLocations(hash))[0];
   }
 
-  /** A canonical payload's sub-block header, index and Merkle proof against its payloadRoot (serving peers). */
+  /** A canonical payload's sub-block header, index and Merkle proof against its payloadRoot. */
   async getPayloadProof(hash: Hex): Promise<PayloadProofRecord | undefined> {
     const at = await this.getPayloadLocation(hash);
     if (!at) return undefined;
-    const sub = await this.getSubBlock(at.subBlockHash);
-    if (!sub || sub.payloadHashes[at.index] !== hash) return undefined;
-    return { subBlockHash: sub.hash, header: sub.header, index: at.index, proof: merkleProof(sub.payloadHashes, at.index) };
+    const record = await this.proofAt(at.subBlockHash, at.index);
+    return record?.payloadHash === hash ? record : undefined;
+  }
+
+  /** The payload at `index` of stored sub-block `subBlockHash`, with the sub-block header and the Merkle proof; undefined past its end. */
+  async proofAt(subBlockHash: Hex, index: number): Promise<PayloadProofRecord | undefined> {
+    const sub = await this.getSubBlock(subBlockHash);
+    const payloadHash = sub?.payloadHashes[index];
+    if (!sub || payloadHash === undefined) return undefined;
+    return { payloadHash, subBlockHash, header: sub.header, index, proof: merkleProof(sub.payloadHashes, index) };
   }
 
   /**

@@ -1,4 +1,4 @@
-import { type Blockchain, type Hex, type PayloadPool, type SubRef, decodeSubRef, encodeSubRef, merkleProof, payloadHash, verifyPayloadProof } from "../chain/index.js";
+import { type Blockchain, type Hex, type PayloadPool, type PayloadProofRecord, type SubRef, decodeSubRef, encodeSubRef, payloadHash, verifyPayloadProof } from "../chain/index.js";
 import { bytes, quantity, resultSchema as rs } from "./format.js";
 import * as param from "./params.js";
 import { defineMethod, type RpcMethod } from "./rpcMethod.js";
@@ -50,34 +50,26 @@ export function payloadMethods(deps: PayloadDeps): RpcMethod[] {
   const { subchains } = deps.chain;
 
   const locate = async (ref: { hash: Hex } | { subRef: SubRef; word: bigint }): Promise<PayloadJson | null> => {
-    let hash: Hex;
-    let subBlockHash: Hex;
-    let index: number;
+    let record: PayloadProofRecord | undefined;
     if ("hash" in ref) {
-      const at = await subchains.getPayloadLocation(ref.hash);
-      if (!at) return null;
-      [hash, subBlockHash, index] = [ref.hash, at.subBlockHash, at.index];
+      record = await subchains.getPayloadProof(ref.hash);
     } else {
       const { subchainId, subNumber } = ref.subRef;
       const canonical = subNumber > 0n ? await subchains.getCanonicalHash(subchainId, subNumber) : undefined;
-      if (!canonical) return null;
-      [subBlockHash, index] = [canonical, ref.subRef.index];
-      const hashes = await subchains.getPayloadHashes(canonical);
-      if (!hashes || index >= hashes.length) return null;
-      hash = hashes[index]!;
+      record = canonical && (await subchains.proofAt(canonical, ref.subRef.index));
     }
-    const sub = (await subchains.getSubBlock(subBlockHash))!;
-    const proof = merkleProof(sub.payloadHashes, index);
+    if (!record) return null;
+    const { payloadHash: hash, subBlockHash, header, index, proof } = record;
     let payload = (await subchains.getPayload(hash)) ?? deps.payloads.get(hash);
     let source: PayloadJson["source"] = payload ? "local" : null;
     if (!payload && deps.fetchPayload) {
       // a peer's bytes count only if they hash to the payload hash the proof ties to payloadRoot
       const fetched = await deps.fetchPayload(hash);
-      if (fetched && payloadHash(fetched) === hash && verifyPayloadProof(sub.header.payloadRoot, hash, proof, index)) {
+      if (fetched && payloadHash(fetched) === hash && verifyPayloadProof(header.payloadRoot, hash, proof, index)) {
         [payload, source] = [fetched, "peer"];
       }
     }
-    const { subchainId, number } = sub.header;
+    const { subchainId, number } = header;
     const word = encodeSubRef({ subchainId, subNumber: number, index });
     return {
       payloadHash: hash,
@@ -85,7 +77,7 @@ export function payloadMethods(deps: PayloadDeps): RpcMethod[] {
       source,
       subRef: { word: quantity(word), subchainId: quantity(subchainId), subNumber: quantity(number), index: quantity(index) },
       subBlockHash,
-      payloadRoot: sub.header.payloadRoot,
+      payloadRoot: header.payloadRoot,
       proof,
     };
   };
