@@ -14,7 +14,7 @@ import { pathToFileURL } from "node:url";
 import type * as Secp256k1 from "secp256k1";
 import { decryptContent, defaultContentCipherOptions, encryptContent, generateContentKey } from "../node/content/contentCipher.js";
 import { eciesBackend, eciesDecrypt, eciesEncrypt } from "../node/content/ecies.js";
-import { paired } from "./util.js";
+import { paired, rate } from "./util.js";
 
 const ROUNDS = 7;
 const BOXES = 2000;
@@ -22,12 +22,6 @@ const CONTENT_BYTES = 1024 * 1024;
 /** Contents per measurement, so each one runs for tens of milliseconds. */
 const CONTENTS = 32;
 
-/** Runs `count` operations and returns their rate per second. */
-function rate(count: number, op: (i: number) => void): number {
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < count; i++) op(i);
-  return count / (Number(process.hrtime.bigint() - start) / 1e9);
-}
 
 
 /** Measures ECIES seal and open per second and content encryption MB/s, each beside its raw limit. */

@@ -50,7 +50,7 @@ import { mineBlock } from "../test/helpers/mine.js";
 import { registry } from "../test/helpers/modules.js";
 import { addrOf, waitFor, wallClock } from "../test/helpers/net.js";
 import { startTestNode } from "../test/helpers/node.js";
-import { median, paired, percentile, round, sleep, within } from "./util.js";
+import { median, paired, percentile, rate as rateFor, round, sleep, within } from "./util.js";
 
 /** Publishes timed one at a time for the latency figure. */
 const LATENCY_PUBLISHES = Number(process.env.BENCH_SUBCHAINS_PUBLISHES ?? 10);
@@ -88,18 +88,9 @@ function rounded(figures: Record<string, number>): Record<string, number> {
 // ---------------------------------------------------------------------------------------------
 // payload proofs
 
-/** Runs `op` over `count` items repeatedly for at least `minMs`; returns items per second. */
-function rate(count: number, op: (i: number) => void, minMs = 60): number {
-  let done = 0;
-  const start = performance.now();
-  let elapsed: number;
-  do {
-    for (let i = 0; i < count; i++) op(i);
-    done += count;
-    elapsed = performance.now() - start;
-  } while (elapsed < minMs);
-  return done / (elapsed / 1000);
-}
+/** Items per second of `op`, measured for at least 60 ms. */
+const rate = (count: number, op: (i: number) => void): number => rateFor(count, op, 60);
+
 
 
 /**

@@ -11,6 +11,19 @@ export function median(xs: readonly number[]): number {
   return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 }
 
+/** Runs `op` over `count` items, again and again until at least `minMs` passed (once with 0); returns items per second. */
+export function rate(count: number, op: (i: number) => void, minMs = 0): number {
+  let done = 0;
+  const start = performance.now();
+  let elapsed: number;
+  do {
+    for (let i = 0; i < count; i++) op(i);
+    done += count;
+    elapsed = performance.now() - start;
+  } while (elapsed < minMs);
+  return done / (elapsed / 1000);
+}
+
 /** `x` rounded to `digits` decimals. */
 export const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
