@@ -15,6 +15,11 @@ export function devWallet(i: number): HDNodeWallet {
   return HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`);
 }
 
+/** Dev account i's address, lowercase. */
+export function devAddress(i: number): Hex {
+  return devWallet(i).address.toLowerCase() as Hex;
+}
+
 /** The private key bytes of a wallet. */
 export function keyOf(w: Wallet | HDNodeWallet): Uint8Array {
   return hexToBytes(w.privateKey as Hex);

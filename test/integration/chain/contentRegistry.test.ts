@@ -15,7 +15,7 @@ import {
   type Receipt,
 } from "../../../chain/index.js";
 import type { Ledger } from "../../../node/ledger.js";
-import { devWallet, keyOf, openLedger, testGenesis } from "../../helpers/ledger.js";
+import { devWallet, keyOf, openLedger, testGenesis, devAddress } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
 import { CALL_FEES, registry, sendModuleCall, testContentHash, viewAtHead } from "../../helpers/modules.js";
 import { startTestNode } from "../../helpers/node.js";
@@ -33,7 +33,7 @@ afterAll(async () => {
   for (const c of closers.reverse()) await c();
 });
 
-const addr = (i: number): Hex => devWallet(i).address.toLowerCase() as Hex;
+const addr = devAddress;
 const AUTHOR = 0;
 const BUYER = 1;
 const OTHER = 2;

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "@jest/globals";
 import { Interface } from "ethers";
 import { ContentRegistry, SystemModules, type Hex, type SystemModule } from "../../../chain/index.js";
-import { devWallet, keyOf, openLedger, testGenesis } from "../../helpers/ledger.js";
+import { devWallet, keyOf, openLedger, testGenesis, devAddress } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
 import { sendModuleCall } from "../../helpers/modules.js";
 
@@ -15,7 +15,7 @@ afterAll(async () => {
 });
 
 const BROKEN = "0x0000000000000000000000000000000000001986" as Hex;
-const addr = (i: number): Hex => devWallet(i).address.toLowerCase() as Hex;
+const addr = devAddress;
 
 /** A module whose every call first takes storage and then throws a plain Error. */
 class BrokenModule implements SystemModule {

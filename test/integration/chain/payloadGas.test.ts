@@ -22,8 +22,8 @@ import {
 } from "../../../chain/index.js";
 import type { Ledger } from "../../../node/ledger.js";
 import { isInvalidBlockError } from "../../../p2p/validity.js";
-import { devWallet, keyOf, openLedger, testGenesis } from "../../helpers/ledger.js";
-import { mineBlock } from "../../helpers/mine.js";
+import { devAddress, openLedger, testGenesis } from "../../helpers/ledger.js";
+import { mineAs } from "../../helpers/mine.js";
 import { registry, sendModuleCall } from "../../helpers/modules.js";
 
 const closers: (() => Promise<void>)[] = [];
@@ -33,8 +33,8 @@ afterAll(async () => {
 
 const POSTS = 1;
 const BT = 2;
-const addr = (i: number): Hex => devWallet(i).address.toLowerCase() as Hex;
-const mine = (l: Ledger, miner = 9): Promise<Block> => mineBlock(l, keyOf(devWallet(miner)), addr(miner));
+const addr = devAddress;
+const mine = mineAs;
 
 /** The dev genesis with bt charging 24 gas a payload byte, so two sub-chains charge different rates. */
 async function genesisWithRates(): Promise<GenesisConfig> {

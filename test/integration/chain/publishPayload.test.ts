@@ -14,7 +14,7 @@ import {
   type Hex,
 } from "../../../chain/index.js";
 import type { Ledger } from "../../../node/ledger.js";
-import { devWallet, keyOf, openLedger, testGenesis } from "../../helpers/ledger.js";
+import { devWallet, keyOf, openLedger, testGenesis, devAddress } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
 import { CALL_FEES, registry } from "../../helpers/modules.js";
 import { startTestNode } from "../../helpers/node.js";
@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 const POSTS = 1;
-const addr = (i: number): Hex => devWallet(i).address.toLowerCase() as Hex;
+const addr = devAddress;
 
 async function ledger(): Promise<[Ledger, GenesisConfig]> {
   const genesis = await testGenesis();

@@ -10,15 +10,14 @@ import {
   subBlockHash,
   subchainsRoot,
   verifyPayloadProof,
-  type Block,
   type GenesisConfig,
   type Hex,
   type SubBlockHeader,
 } from "../../../chain/index.js";
 import type { Ledger } from "../../../node/ledger.js";
 import { isInvalidBlockError } from "../../../p2p/validity.js";
-import { devWallet, keyOf, openLedger, tempDir, testGenesis } from "../../helpers/ledger.js";
-import { mineBlock } from "../../helpers/mine.js";
+import { devAddress, openLedger, tempDir, testGenesis } from "../../helpers/ledger.js";
+import { mineAs } from "../../helpers/mine.js";
 import { registry, sendModuleCall } from "../../helpers/modules.js";
 import { startTestNode } from "../../helpers/node.js";
 import { codeOf } from "../../helpers/rejection.js";
@@ -30,8 +29,8 @@ afterAll(async () => {
 
 const POSTS = 1;
 const BT = 2;
-const addr = (i: number): Hex => devWallet(i).address.toLowerCase() as Hex;
-const mine = (l: Ledger, miner = 9): Promise<Block> => mineBlock(l, keyOf(devWallet(miner)), addr(miner));
+const addr = devAddress;
+const mine = mineAs;
 
 async function open(genesis: GenesisConfig, datadir?: string): Promise<Ledger> {
   const [l, close] = await openLedger(genesis, { subchains: [POSTS], ...(datadir ? { datadir } : {}) });

@@ -10,7 +10,7 @@ import { TimestampErrorCode } from "../../../consensus/difficulty.js";
 import { WorkErrorCode } from "../../../consensus/workProvider.js";
 import { sealHash } from "../../../chain/block.js";
 import type { Ledger } from "../../../node/ledger.js";
-import { devWallet, keyOf, openLedger, testGenesis } from "../../helpers/ledger.js";
+import { devWallet, keyOf, openLedger, testGenesis, devAddress } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
 import { codeOf as rejection } from "../../helpers/rejection.js";
 
@@ -19,7 +19,7 @@ afterAll(async () => {
   for (const c of closers.reverse()) await c();
 });
 
-const addr = (i: number): Hex => devWallet(i).address.toLowerCase() as Hex;
+const addr = devAddress;
 
 /** Seals `header` as given (no template), searching nonces until the target of penalty r is met. */
 async function seal(ledger: Ledger, header: BlockHeader, keyIndex: number, r: number): Promise<Block> {

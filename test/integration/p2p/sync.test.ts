@@ -7,7 +7,7 @@ import type { Hex } from "../../../chain/types.js";
 import { MAX_BODIES_PER_REQUEST, MAX_HEADERS_PER_REQUEST, decodeBlockBody, type Status } from "../../../p2p/messages.js";
 import { Syncer, serveBodies, serveHeaders, type SyncOptions, type SyncProgress } from "../../../p2p/sync.js";
 import type { Ledger } from "../../../node/ledger.js";
-import { devWallet, keyOf, openLedger, sendTransfer, tempDir, testGenesis } from "../../helpers/ledger.js";
+import { devWallet, keyOf, openLedger, sendTransfer, tempDir, testGenesis, devAddress } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
 import { ChainPeers, type ChainPeer } from "../../helpers/syncPeers.js";
 
@@ -18,7 +18,7 @@ afterAll(async () => {
 
 const HEIGHT = 200n;
 const MINERS = [7, 8, 9];
-const addr = (i: number): Hex => devWallet(i).address.toLowerCase() as Hex;
+const addr = devAddress;
 const recipients = Array.from({ length: 4 }, () => Wallet.createRandom().address.toLowerCase() as Hex);
 
 let genesis: GenesisConfig;
