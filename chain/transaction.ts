@@ -213,6 +213,26 @@ class SharedCommon extends Common {
   override updateParams(_params: ParamsDict): void {
     // the parameters were given to the constructor, and are the only ones the library passes
   }
+
+  // The library asks "is the hardfork at least homestead / spurious dragon" one to three times per
+  // transaction, and each answer walks the whole hardfork list; the hardfork never changes here.
+  // Made on first use: Common's constructor calls both methods before this class's fields exist.
+  private gteCache: Map<string, boolean> | undefined;
+
+  override gteHardfork(hardfork: string): boolean {
+    this.gteCache ??= new Map();
+    let answer = this.gteCache.get(hardfork);
+    if (answer === undefined) {
+      answer = super.gteHardfork(hardfork);
+      this.gteCache.set(hardfork, answer);
+    }
+    return answer;
+  }
+
+  override setHardfork(hardfork: string): void {
+    this.gteCache = undefined;
+    super.setHardfork(hardfork);
+  }
 }
 
 /** What decoding needs per chain id, built once. */
