@@ -24,13 +24,19 @@ const SERVER_ERROR_PREFIXES = [
 
 // Clients recognise a rejected transaction by geth's words (ethers v6 `getRpcError` matches
 // "insufficient funds", "nonce" + "too low", "replacement transaction" + "underpriced",
-// "only replay-protected"). The chain's messages already start with geth's words for most
-// codes; for the rest, geth's phrase is put in front of ours.
+// "only replay-protected"; viem's error classes match "nonce too low", "nonce too high",
+// "insufficient funds", "intrinsic gas too low", "max fee per gas less than block base fee").
+// The chain's messages already start with geth's words for most codes; for the rest, geth's
+// phrase is put in front of ours.
 const GETH_PHRASE: ReadonlyMap<string, string> = new Map([
   ["TX_NONCE_TOO_LOW", "nonce too low"],
   ["TX_NONCE_TOO_HIGH", "nonce too high"],
   ["TX_INSUFFICIENT_FUNDS", "insufficient funds"],
   ["TX_INTRINSIC_GAS_TOO_LOW", "intrinsic gas too low"],
+  // geth's core.ErrFeeCapTooLow; viem's FeeCapTooLowError matches exactly these words
+  ["TX_FEE_TOO_LOW", "max fee per gas less than block base fee"],
+  // geth's core.ErrTxTypeNotSupported
+  ["TX_UNSUPPORTED_TYPE", "transaction type not supported"],
   ["PAYLOAD_INTRINSIC_GAS_TOO_LOW", "intrinsic gas too low"],
   ["TX_OVERSIZED", "oversized data"],
   ["TX_BAD_SIGNATURE", "invalid sender"],
