@@ -153,12 +153,13 @@ function parseRewardPercentiles(v: unknown): number[] {
   });
 }
 
-/** A count given as a hex quantity or, as geth also takes it, a JSON integer. */
+/** A count given as a hex quantity or, as geth also takes it (`math.HexOrDecimal64`), a JSON integer or a decimal string. */
 function parseCount(v: unknown): bigint {
   if (typeof v === "number") {
     if (!Number.isSafeInteger(v) || v < 0) throw new Error(`block count must be a non-negative integer, got ${v}`);
     return BigInt(v);
   }
+  if (typeof v === "string" && /^[0-9]{1,20}$/.test(v)) return BigInt(v);
   return parseQuantity(v);
 }
 
@@ -388,7 +389,7 @@ export function ethMethods(deps: EthDeps): RpcMethod[] {
     if (req.chainId !== undefined && req.chainId !== chainId) throw serverError(`chainId does not match node's (have=${req.chainId}, want=${chainId})`);
     const legacy = req.gasPrice !== undefined || req.type === 0n;
     if (req.type !== undefined && req.type !== 0n && req.type !== 2n) {
-      throw serverError(`unsupported transaction type ${req.type}: only legacy (0x0) and EIP-1559 (0x2) transactions are accepted`);
+      throw serverError(`transaction type not supported: type ${req.type}; only legacy (0x0) and EIP-1559 (0x2) transactions are accepted`);
     }
     if (legacy && req.accessList.length > 0) throw serverError("an access list needs a type 2 transaction (give maxFeePerGas, not gasPrice)");
     // one at a time: two concurrent sends from one account must not pick the same pending nonce

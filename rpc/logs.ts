@@ -251,7 +251,8 @@ function limitError(message: string): RpcError {
 /**
  * The logs matching `filter`: of one block by hash (any branch), or of the canonical blocks in the
  * range (`toBlock` clamped to the head), skipping blocks whose header bloom rules them out.
- * Throws RpcError: -32602 for fromBlock > toBlock, -32005 over a limit, -32000 for an unknown block hash.
+ * A range starting after the head is empty. Throws RpcError: -32602 for fromBlock > toBlock,
+ * -32005 over a limit, -32000 for an unknown block hash.
  */
 export async function queryLogs(chain: LogReader, filter: LogFilter, limits: LogLimits = defaultLogLimits): Promise<LogEntry[]> {
   const out: LogEntry[] = [];
@@ -273,11 +274,14 @@ export async function queryLogs(chain: LogReader, filter: LogFilter, limits: Log
   const head = chain.head.header.number;
   const from = resolveBound(filter.fromBlock, head);
   const requestedTo = resolveBound(filter.toBlock, head);
-  if (from > requestedTo) {
-    throw new RpcError(RpcErrorCode.INVALID_PARAMS, `invalid block range: fromBlock ${from} is after toBlock ${requestedTo}`);
-  }
+  const invalidRange = (): RpcError =>
+    new RpcError(RpcErrorCode.INVALID_PARAMS, `invalid block range: fromBlock ${from} is after toBlock ${requestedTo}`);
+  if ("number" in filter.fromBlock && "number" in filter.toBlock && from > requestedTo) throw invalidRange();
+  // A range that starts after the head holds no logs yet, whatever its end: a client polling
+  // `{fromBlock: last + 1}` (toBlock `latest`) before the next block gets [], as from geth.
+  if (from > head) return out;
+  if (from > requestedTo) throw invalidRange();
   const to = requestedTo < head ? requestedTo : head;
-  if (from > to) return out;
   const span = to - from + 1n;
   if (span > BigInt(limits.maxBlockRange)) throw limitError(`block range of ${span} exceeds the limit of ${limits.maxBlockRange}`);
 

@@ -11,7 +11,7 @@ export const SubscriptionKind = {
   newHeads: "newHeads",
   logs: "logs",
   newPendingTransactions: "newPendingTransactions",
-  /** Accepted, but nothing is sent yet: the node does not sync from peers before P2P lands. */
+  /** Sync progress from the P2P layer, geth's shape (see SubscriptionManager.notifySyncing). */
   syncing: "syncing",
 } as const;
 /** One of SubscriptionKind. */
