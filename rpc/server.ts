@@ -32,9 +32,17 @@ export interface RpcServerOptions {
   batchConcurrency: number;
   /** Method calls running at once across all clients; beyond it a call is refused with -32005. */
   maxCallsInFlight: number;
+  /** Time a client has to send a whole HTTP request, headers and body; then HTTP 408 and the connection is closed. */
+  requestTimeoutMs: number;
+  /** Deepest nesting of arrays and objects in one request (a batch counts as a level); deeper is refused unparsed. */
+  maxJsonDepth: number;
+  /** Most WebSocket connections at once; a further upgrade is refused with HTTP 503. */
+  maxWsConnections: number;
+  /** How often each WebSocket client is pinged; one that has not answered the previous ping is cut off. */
+  wsPingIntervalMs: number;
 }
 
-/** Defaults: localhost:8545, no CORS, 5 MiB bodies and frames, 1,000-call batches, 16 MiB per slow client. */
+/** Defaults: localhost:8545, no CORS, 5 MiB bodies and frames, 1,000-call batches, 16 MiB per slow client, 30 s per request. */
 export const defaultRpcServerOptions: RpcServerOptions = {
   host: "127.0.0.1",
   port: 8545,
@@ -46,6 +54,10 @@ export const defaultRpcServerOptions: RpcServerOptions = {
   maxResponseBytes: 25 * 1024 * 1024,
   batchConcurrency: 4,
   maxCallsInFlight: 256,
+  requestTimeoutMs: 30_000,
+  maxJsonDepth: 64,
+  maxWsConnections: 1000,
+  wsPingIntervalMs: 30_000,
 };
 
 /** What the server reports about calls and connections (prom-client behind it). */
@@ -96,6 +108,38 @@ function toJson(value: unknown): string {
   return JSON.stringify(value === undefined ? null : value, jsonReplacer) ?? "null";
 }
 
+/**
+ * Whether JSON text nests arrays and objects deeper than `max`, found in one pass before parsing:
+ * JSON.parse takes any depth (a 5 MiB body of brackets holds the event loop for over a second) and
+ * everything that later walks the value recursively would overflow the stack.
+ */
+export function nestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // a string: brackets inside it do not count; skip to its closing quote (one not escaped)
+      for (;;) {
+        i = text.indexOf('"', i + 1);
+        if (i === -1) return false;
+        let slashes = 0;
+        while (text.charCodeAt(i - 1 - slashes) === 0x5c) slashes++;
+        if (slashes % 2 === 0) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/** An origin as browsers send it in the Origin header: lower case, no trailing slash ("*" and "null" as they are). */
+function normalizeOrigin(origin: string): string {
+  return origin.trim().replace(/\/+$/, "").toLowerCase();
+}
+
 function errorAnswer(id: JsonRpcId, error: RpcError): string {
   const body = { code: error.code, message: error.message };
   let text: string;
@@ -123,6 +167,8 @@ class WsConnection implements RpcConnection {
   readonly id: string;
   private closed = false;
   private closeFns: (() => void)[] = [];
+  /** False from a ping until its pong: a client still silent at the next ping is gone. */
+  answeredPing = true;
 
   constructor(
     readonly socket: WebSocket,
@@ -206,12 +252,16 @@ export class RpcServer {
   private readonly drained: (() => void)[] = [];
   private boundPort: number;
   private readonly connections = new Set<WsConnection>();
+  /** corsOrigins as browsers spell origins. */
+  private readonly allowedOrigins: Set<string>;
+  private pingTimer: NodeJS.Timeout | null = null;
 
   constructor(
     opts: Partial<RpcServerOptions>,
     private readonly modules: RpcServerModules,
   ) {
     this.opts = { ...defaultRpcServerOptions, ...opts };
+    this.allowedOrigins = new Set(this.opts.corsOrigins.map(normalizeOrigin));
     this.log = modules.logger ?? pino({ level: "silent" });
     this.boundPort = this.opts.port;
   }
@@ -250,6 +300,8 @@ export class RpcServer {
     }
     this.app = app;
     this.boundPort = (app.server.address() as AddressInfo).port;
+    this.pingTimer = setInterval(this.pingAll, this.opts.wsPingIntervalMs);
+    this.pingTimer.unref();
     this.log.info({ url: this.url, ws: this.wsUrl }, "JSON-RPC listening");
   }
 
@@ -263,6 +315,8 @@ export class RpcServer {
     if (!app) return;
     this.app = null;
     this.stopping = true;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer = null;
     try {
       // calls already running finish (up to 5 s) before the node closes what they read
       if (this.inFlight > 0) {
@@ -273,6 +327,24 @@ export class RpcServer {
       this.stopping = false;
     }
   }
+
+  /** Pings every WebSocket client, first cutting off those that did not answer the last ping (a vanished peer). */
+  private readonly pingAll = (): void => {
+    for (const c of this.connections) {
+      if (!c.answeredPing) {
+        this.log.debug({ connection: c.id }, "Disconnecting a WebSocket client that did not answer a ping");
+        c.socket.terminate();
+        c.markClosed();
+        continue;
+      }
+      c.answeredPing = false;
+      try {
+        c.socket.ping();
+      } catch (e) {
+        this.log.debug({ err: e, connection: c.id }, "WebSocket ping failed");
+      }
+    }
+  };
 
   private async closeAll(app: FastifyInstance): Promise<void> {
     const open = [...this.connections];
@@ -316,8 +388,15 @@ export class RpcServer {
     const app = fastify({
       logger: false,
       bodyLimit: opts.maxBodyBytes,
-      // A client that trickles a request body in does not hold a connection for ever.
-      requestTimeout: 30_000,
+      // A client that trickles a request in (slow loris) does not hold a connection for ever: the
+      // headers and the body must both arrive within requestTimeoutMs. Node checks the deadline
+      // every connectionsCheckingInterval (30 s by default, which would double the time allowed).
+      requestTimeout: opts.requestTimeoutMs,
+      http: {
+        requestTimeout: opts.requestTimeoutMs,
+        headersTimeout: opts.requestTimeoutMs,
+        connectionsCheckingInterval: Math.min(5000, Math.max(50, Math.floor(opts.requestTimeoutMs / 4))),
+      },
     });
     if (opts.maxConnections !== undefined) app.server.maxConnections = opts.maxConnections;
 
@@ -358,6 +437,28 @@ export class RpcServer {
     // After the WebSocket plugin's own hooks, so a refused upgrade request is marked as one and its
     // socket is destroyed once the refusal is written.
     app.addHook("onRequest", (req, reply, done) => this.checkOrigin(req, reply, done));
+    app.addHook("onRequest", (req, reply, done) => {
+      if (req.headers.upgrade?.toLowerCase() !== "websocket" || this.connections.size < opts.maxWsConnections) return done();
+      void reply
+        .code(503)
+        .type(JSON_TYPE)
+        .send(
+          errorAnswer(null, new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `too many WebSocket connections: at most ${opts.maxWsConnections}`)),
+        );
+    });
+
+    // Other paths and methods are answered in JSON-RPC form too (fastify's own 404 quotes the URL).
+    app.setNotFoundHandler((req, reply) => {
+      const onRoot = req.url === "/" || req.url.startsWith("/?");
+      const error = onRoot
+        ? new RpcError(RpcErrorCode.INVALID_REQUEST, `invalid request: method ${quote(req.method)} not allowed, POST JSON-RPC to /`)
+        : new RpcError(RpcErrorCode.INVALID_REQUEST, "invalid request: no such path, POST JSON-RPC to /");
+      if (onRoot) void reply.header("allow", "GET, POST, OPTIONS");
+      void reply
+        .code(onRoot ? 405 : 404)
+        .type(JSON_TYPE)
+        .send(errorAnswer(null, error));
+    });
 
     app.register(async (scope) => {
       scope.route({
@@ -400,8 +501,8 @@ export class RpcServer {
   private checkOrigin(req: FastifyRequest, reply: FastifyReply, done: () => void): void {
     const origin = req.headers.origin;
     if (origin === undefined) return done();
-    const allowAny = this.opts.corsOrigins.includes("*");
-    if (!allowAny && !this.opts.corsOrigins.includes(origin)) {
+    const allowAny = this.allowedOrigins.has("*");
+    if (!allowAny && !this.allowedOrigins.has(normalizeOrigin(origin))) {
       void reply
         .code(403)
         .type(JSON_TYPE)
@@ -433,6 +534,9 @@ export class RpcServer {
     this.connections.add(conn);
     this.countConnection(1);
     this.log.debug({ connection: conn.id }, "WebSocket connected");
+    socket.on("pong", () => {
+      conn.answeredPing = true;
+    });
     socket.on("message", (data) => {
       if (conn.isClosed) return;
       this.handleText(rawToString(data), conn).then(
@@ -460,6 +564,12 @@ export class RpcServer {
 
   /** Answers one HTTP body or WebSocket message: the JSON text to send back, or null for none. */
   private async handleText(text: string, connection: WsConnection | null): Promise<string | null> {
+    if (nestedDeeperThan(text, this.opts.maxJsonDepth)) {
+      return errorAnswer(
+        null,
+        new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `request nested deeper than the limit of ${this.opts.maxJsonDepth} levels`),
+      );
+    }
     let message: unknown;
     try {
       message = JSON.parse(text);

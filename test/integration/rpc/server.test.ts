@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Socket } from "node:net";
+import { createConnection, type Socket } from "node:net";
 import { setImmediate as tick, setTimeout as delay } from "node:timers/promises";
 import { describe, expect, it } from "@jest/globals";
 import { JsonRpcProvider } from "ethers";
@@ -750,6 +750,202 @@ describe("RpcServer under malformed input", () => {
       id: 42,
       result: "still answering",
     });
+    await close();
+  });
+});
+
+/** A raw TCP client that writes `text` and never finishes its request unless told to. */
+interface RawClient {
+  socket: Socket;
+  /** Everything received so far. */
+  received(): string;
+  /** Resolves with the milliseconds from connecting until the server closed the connection. */
+  closed: Promise<number>;
+}
+
+function rawClient(port: number, text: string): RawClient {
+  const started = Date.now();
+  const socket = createConnection({ host: "127.0.0.1", port }, () => {
+    if (text) socket.write(text);
+  });
+  let received = "";
+  socket.on("data", (d) => (received += d.toString()));
+  socket.on("error", () => undefined);
+  const closed = new Promise<number>((resolve) => socket.on("close", () => resolve(Date.now() - started)));
+  return { socket, received: () => received, closed };
+}
+
+describe("RpcServer under hostile clients", () => {
+  it("cuts off requests that never finish (slow loris) with 408 after requestTimeoutMs, serving others meanwhile", async () => {
+    const [{ server }, close] = await startServer({ requestTimeoutMs: 500 });
+    const silent = rawClient(server.port, "");
+    const endlessHeaders = rawClient(server.port, "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    const endlessBody = rawClient(
+      server.port,
+      'POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"jsonrpc"',
+    );
+    const trickle = rawClient(server.port, "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[");
+    const dripping = setInterval(() => {
+      if (!trickle.socket.destroyed) trickle.socket.write(" ");
+    }, 50);
+    try {
+      expect((await post(server, call("test_echo", ["meanwhile"]))).body).toEqual({ jsonrpc: "2.0", id: 1, result: "meanwhile" });
+      const lasted = await Promise.all([silent, endlessHeaders, endlessBody, trickle].map((c) => c.closed));
+      for (const ms of lasted) {
+        expect(ms).toBeGreaterThanOrEqual(400);
+        expect(ms).toBeLessThan(3000);
+      }
+      for (const c of [silent, endlessHeaders, endlessBody, trickle]) expect(c.received()).toMatch(/^HTTP\/1\.1 408 /);
+    } finally {
+      clearInterval(dripping);
+    }
+    expect((await post(server, call("test_echo", ["after"]))).body).toEqual({ jsonrpc: "2.0", id: 1, result: "after" });
+    await close();
+  });
+
+  it("refuses a body declared larger than the limit at once, without waiting for it", async () => {
+    const [{ server }, close] = await startServer();
+    const big = rawClient(server.port, `POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${64 * 1024 * 1024}\r\n\r\n[`);
+    expect(await big.closed).toBeLessThan(2000);
+    expect(big.received()).toMatch(/^HTTP\/1\.1 413 /);
+    expect(big.received()).toContain('"code":-32005');
+    await close();
+  });
+
+  it("refuses a POST without a content type or with a form type with HTTP 415", async () => {
+    const [{ server }, close] = await startServer();
+    const bare = await fetch(server.url, { method: "POST", body: new Blob([JSON.stringify(call("test_echo", ["x"]))]) });
+    expect(bare.status).toBe(415);
+    expect(errorOf(await bare.json()).code).toBe(RpcErrorCode.INVALID_REQUEST);
+    const form = new FormData();
+    form.set("jsonrpc", "2.0");
+    const multipart = await fetch(server.url, { method: "POST", body: form });
+    expect(multipart.status).toBe(415);
+    await close();
+  });
+
+  it("answers other paths and methods in JSON-RPC form: 404, and 405 naming the allowed methods", async () => {
+    const [{ server }, close] = await startServer();
+    const missing = await fetch(`${server.url}nope?x=${"y".repeat(500)}`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(await missing.json()).toEqual({
+      jsonrpc: "2.0",
+      id: null,
+      error: { code: RpcErrorCode.INVALID_REQUEST, message: "invalid request: no such path, POST JSON-RPC to /" },
+    });
+    const put = await fetch(server.url, { method: "PUT", headers: JSON_HEADERS, body: "{}" });
+    expect(put.status).toBe(405);
+    expect(put.headers.get("allow")).toBe("GET, POST, OPTIONS");
+    expect(errorOf(await put.json()).message).toBe("invalid request: method PUT not allowed, POST JSON-RPC to /");
+    await close();
+  });
+
+  it("refuses JSON nested deeper than maxJsonDepth before parsing it, over HTTP and WebSocket", async () => {
+    const [{ server }, close] = await startServer();
+    const nest = (levels: number): unknown => (levels === 0 ? 1 : [nest(levels - 1)]);
+    // the request object is level 1 and params level 2: 62 more levels make 64 in all
+    const atLimit = await post(server, call("test_echo", [nest(62)]));
+    expect(atLimit.body).toEqual({ jsonrpc: "2.0", id: 1, result: nest(62) });
+    const refused = {
+      jsonrpc: "2.0",
+      id: null,
+      error: { code: RpcErrorCode.LIMIT_EXCEEDED, message: "request nested deeper than the limit of 64 levels" },
+    };
+    expect((await post(server, call("test_echo", [nest(63)]))).body).toEqual(refused);
+    // a batch is a level too
+    expect((await post(server, [call("test_echo", [nest(62)])])).body).toEqual(refused);
+    // brackets inside strings are text, escaped quotes included
+    const text = `\\"${"[".repeat(5000)}{`;
+    expect((await post(server, call("test_echo", [text]))).body).toEqual({ jsonrpc: "2.0", id: 1, result: text });
+    // a whole body of brackets: refused without parsing (JSON.parse would hold the event loop for about a second)
+    const half = 2 * 1024 * 1024;
+    const deep = await post(server, `{"jsonrpc":"2.0","id":1,"method":"test_echo","params":${"[".repeat(half)}${"]".repeat(half)}}`);
+    expect(deep.body).toEqual(refused);
+
+    const [client, closeClient] = await connect(server.wsUrl);
+    client.ws.send(JSON.stringify(call("test_echo", [nest(63)])));
+    expect(await client.next()).toEqual(refused);
+    client.ws.send(JSON.stringify(call("test_echo", ["still open"], 2)));
+    expect(await client.next()).toEqual({ jsonrpc: "2.0", id: 2, result: "still open" });
+    closeClient();
+    await close();
+  });
+
+  it("answers each non-object in a batch with -32600 in its place, and the calls beside them", async () => {
+    const [{ server }, close] = await startServer();
+    const res = await post(server, [1, "x", null, [], [call("test_echo", ["inner"])], call("test_echo", ["ok"], 7), true]);
+    const invalid = {
+      jsonrpc: "2.0",
+      id: null,
+      error: { code: RpcErrorCode.INVALID_REQUEST, message: "invalid request: expected a JSON-RPC request object" },
+    };
+    expect(res.body).toEqual([invalid, invalid, invalid, invalid, invalid, { jsonrpc: "2.0", id: 7, result: "ok" }, invalid]);
+    const onlyJunk = await post(server, Array.from({ length: 1000 }, (_, i) => i));
+    expect((onlyJunk.body as unknown[]).length).toBe(1000);
+    expect((onlyJunk.body as unknown[]).every((a) => JSON.stringify(a) === JSON.stringify(invalid))).toBe(true);
+    await close();
+  });
+
+  it("answers binary WebSocket frames as UTF-8 JSON, -32700 for garbage, and closes 1007 on invalid UTF-8 text", async () => {
+    const [{ server }, close] = await startServer();
+    const [client, closeClient] = await connect(server.wsUrl);
+    client.ws.send(Buffer.from(JSON.stringify(call("test_echo", ["binary"]))), { binary: true });
+    expect(await client.next()).toEqual({ jsonrpc: "2.0", id: 1, result: "binary" });
+    client.ws.send(Buffer.from([0x00, 0xff, 0x80, 0x7b]), { binary: true });
+    expect(await client.next()).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: RpcErrorCode.PARSE_ERROR } });
+    client.ws.send("not json at all");
+    expect(errorOf(await client.next()).message).toMatch(/^parse error: /);
+    client.ws.send(Buffer.from([0x22, 0xc3, 0x28, 0x22]), { binary: false });
+    expect((await client.closed).code).toBe(1007);
+    closeClient();
+    expect((await post(server, call("test_echo", ["alive"]))).body).toEqual({ jsonrpc: "2.0", id: 1, result: "alive" });
+    await close();
+  });
+
+  it("refuses WebSocket upgrades beyond maxWsConnections with HTTP 503, and takes new ones once some close", async () => {
+    const [{ server, metrics }, close] = await startServer({ maxWsConnections: 2 });
+    const [, closeA] = await connect(server.wsUrl);
+    const [b, closeB] = await connect(server.wsUrl);
+    expect(await refusedUpgrade(server.wsUrl, {})).toBe(503);
+    // HTTP is not affected
+    expect((await post(server, call("test_echo", ["http"]))).body).toEqual({ jsonrpc: "2.0", id: 1, result: "http" });
+    b.ws.close();
+    await b.closed;
+    for (let i = 0; i < 100 && metrics.open !== 1; i++) await delay(10);
+    const [c, closeC] = await connect(server.wsUrl);
+    c.ws.send(JSON.stringify(call("test_echo", ["third"])));
+    expect(await c.next()).toEqual({ jsonrpc: "2.0", id: 1, result: "third" });
+    for (const fn of [closeA, closeB, closeC]) fn();
+    await close();
+  });
+
+  it("pings WebSocket clients and cuts off one that stops answering (a vanished peer), keeping one that answers", async () => {
+    const [{ server, held }, close] = await startServer({ wsPingIntervalMs: 100 });
+    const [live, closeLive] = await connect(server.wsUrl);
+    const [gone, closeGone] = await connect(server.wsUrl);
+    gone.ws.send(JSON.stringify(call("test_hold")));
+    await gone.next();
+    const closedOnServer = new Promise<number>((resolve) => {
+      const started = Date.now();
+      held[0]!.onClose(() => resolve(Date.now() - started));
+    });
+    // a paused socket reads nothing, so it answers no ping, as a peer whose machine went away
+    (gone.ws as unknown as { _socket: Socket })._socket.pause();
+    expect(await closedOnServer).toBeLessThan(2000);
+    await delay(300);
+    live.ws.send(JSON.stringify(call("test_echo", ["pinged and here"])));
+    expect(await live.next()).toEqual({ jsonrpc: "2.0", id: 1, result: "pinged and here" });
+    closeLive();
+    closeGone();
+    await close();
+  });
+
+  it("takes allowed origins spelled with a trailing slash or capitals as browsers send them", async () => {
+    const [{ server }, close] = await startServer({ corsOrigins: ["HTTP://App.Example:5173/"] });
+    const res = await post(server, call("test_echo", ["x"]), { ...JSON_HEADERS, origin: "http://app.example:5173" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("access-control-allow-origin")).toBe("http://app.example:5173");
     await close();
   });
 });
