@@ -77,13 +77,15 @@ export function parseBlockSelector(v: unknown): BlockSelector {
   }
   if (typeof v === "object" && v !== null && !Array.isArray(v)) {
     const o = v as Record<string, unknown>;
-    if ("blockHash" in o && "blockNumber" in o) throw new Error("cannot specify both blockHash and blockNumber, choose one or the other");
-    if ("blockHash" in o) {
-      const rc = o.requireCanonical;
+    // a member that is null counts as absent, as geth reads these objects (some serialisers write every field)
+    const has = (k: string): boolean => o[k] !== undefined && o[k] !== null;
+    if (has("blockHash") && has("blockNumber")) throw new Error("cannot specify both blockHash and blockNumber, choose one or the other");
+    if (has("blockHash")) {
+      const rc = o.requireCanonical ?? undefined;
       if (rc !== undefined && typeof rc !== "boolean") throw new Error("requireCanonical must be a boolean");
       return { hash: parseHash(o.blockHash), requireCanonical: rc ?? false };
     }
-    if ("blockNumber" in o) return parseBlockSelector(o.blockNumber);
+    if (has("blockNumber")) return parseBlockSelector(o.blockNumber);
   }
   throw new Error("block must be a tag, a hex block number, or an object with blockHash or blockNumber");
 }

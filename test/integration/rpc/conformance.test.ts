@@ -131,6 +131,19 @@ describe("block, transaction and fee answers of a whole node, in the execution-a
     expect(await call("eth_getTransactionByBlockNumberAndIndex", "0x2", "0x1")).toBeNull();
     expect(await call("eth_getTransactionByBlockNumberAndIndex", "latest", "0x0")).toBeNull();
     expect(await call("eth_getTransactionByBlockHashAndIndex", withTx.hash, "0x0")).toEqual(withTx.transactions[0]);
+    // EIP-1898 objects with the unused members written as null (serialisers that write every field)
+    const balance = await call("eth_getBalance", devAddress(1), "0x2");
+    for (const sel of [{ blockHash: withTx.hash, blockNumber: null }, { blockNumber: "0x2", blockHash: null }, { blockHash: withTx.hash, requireCanonical: null }]) {
+      expect(await call("eth_getBalance", devAddress(1), sel)).toBe(balance);
+    }
+    for (const [sel, message] of [
+      [{ blockHash: withTx.hash, blockNumber: "0x2" }, "invalid argument 1: cannot specify both blockHash and blockNumber, choose one or the other"],
+      [{ blockHash: null }, "invalid argument 1: block must be a tag, a hex block number, or an object with blockHash or blockNumber"],
+      [{ blockHash: withTx.hash, requireCanonical: "yes" }, "invalid argument 1: requireCanonical must be a boolean"],
+    ] as const) {
+      const e = await rpcError(call("eth_getBalance", devAddress(1), sel));
+      expect([e.code, e.message]).toEqual([RpcErrorCode.INVALID_PARAMS, message]);
+    }
     // the spec check refuses what these methods must not answer
     expect(() => expectValidResult("eth_getBlockReceipts", [{ blockHash: withTx.hash }])).toThrow(/does not match/);
   });
