@@ -28,6 +28,7 @@ import {
   type SignedTx,
   type TxPoolOptions,
 } from "../chain/index.js";
+import { damagedDatabaseError, databaseOpenError } from "./dataDir.js";
 
 /** Options of the ledger: where its data lives, which chain, and whether it mines. */
 export interface LedgerOptions {
@@ -118,8 +119,15 @@ export class Ledger {
   async start(): Promise<void> {
     if (this.started) return;
     try {
-      await this.store.start();
-      await this.chain.start();
+      await this.store.start().catch(async (e: unknown) => {
+        throw await databaseOpenError(this.opts.datadir, e);
+      });
+      // a chain rule's refusal (another genesis) says what is wrong itself; anything else is a database that does not read as a chain
+      await this.chain.start().catch((e: unknown) => {
+        throw isNodeError(e) ? e : damagedDatabaseError(this.opts.datadir, (e as Error).message, e);
+      });
+      // Blockchain.start takes the head pointer on trust: one naming no stored block leaves no head
+      if (!this.hasHead()) throw damagedDatabaseError(this.opts.datadir, "its head pointer names no stored block");
       this.chain.on(ChainEvent.newHead, this.onNewHead);
       this.payloads.start();
       this.started = true;
@@ -127,6 +135,14 @@ export class Ledger {
     } catch (e) {
       await this.stop();
       throw e;
+    }
+  }
+
+  private hasHead(): boolean {
+    try {
+      return this.chain.head !== undefined;
+    } catch {
+      return false;
     }
   }
 

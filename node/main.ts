@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Entry point of the `vs1984` command; `npm start` runs `vs1984 node --dev`.
 import "./polyfills.js";
+import { isIPv4 } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
@@ -22,17 +23,25 @@ import { VERSION } from "./version.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
+// digits only: Number() alone would take "" as 0, " 80" as 80 and "0x10" as 16
 function port(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("must be a port number 0-65535 (0 = any free port)");
+  if (!/^[0-9]+$/.test(value) || n > 65535) throw new InvalidArgumentError("must be a port number 0-65535 (0 = any free port)");
   return n;
 }
 
 function positiveInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
   return n;
 }
+
+function ipv4(value: string): string {
+  if (!isIPv4(value)) throw new InvalidArgumentError("must be an IPv4 address, such as 0.0.0.0 or 127.0.0.1");
+  return value;
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"];
 
 function bootnodes(value: string): string {
   for (const b of value.split(",").map((s) => s.trim()).filter(Boolean)) {
@@ -192,7 +201,7 @@ program
   .option("--password-file <file>", "file whose first line is the miner keystore password (else a prompt)")
   .option("--metrics", "serve Prometheus metrics at /metrics on the RPC port")
   .option("--no-p2p", "run alone: no P2P host, no peers")
-  .option("--p2p.addr <ip>", `P2P listen address (default: ${DEFAULT_P2P_ADDR}; with --dev: ${DEV_P2P_ADDR})`)
+  .addOption(new Option("--p2p.addr <ip>", `P2P listen address, IPv4 (default: ${DEFAULT_P2P_ADDR}; with --dev: ${DEV_P2P_ADDR})`).argParser(ipv4))
   .addOption(new Option("--p2p.port <port>", "P2P TCP port (0 = any free port)").default(DEFAULT_P2P_PORT).argParser(port))
   .addOption(new Option("--bootnodes <multiaddrs>", "comma-separated multiaddrs with /p2p/<GuardID> to join the network through").argParser(bootnodes))
   .addOption(new Option("--maxpeers <n>", "most connected peers").default(DEFAULT_MAX_PEERS).argParser(positiveInt))
@@ -201,7 +210,7 @@ program
   .option("--content.keystore <file>", "run the key-delivery service as this author (keystore of the account that published)")
   .option("--content.password-file <file>", "file whose first line is the password of --content.keystore and of the content keys (else a prompt)")
   .addOption(new Option("--content.confirmations <n>", "blocks a purchase needs before its key is delivered (default 3; with --dev 1)").argParser(positiveInt))
-  .option("--log.level <level>", "log level: fatal, error, warn, info, debug, trace", "info")
+  .addOption(new Option("--log.level <level>", "log level").choices(LOG_LEVELS).default("info"))
   .action((opts: NodeCommandOptions) => runNode(opts, program));
 program.addCommand(walletCommand());
 program.addCommand(contentCommand());

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { type GenesisConfig, type Hex, publishCommitment, subchainIdsByName } from "../chain/index.js";
 import {
   contentMethods,
+  defaultRpcServerOptions,
   FilterManager,
   MethodRegistry,
   RpcServer,
@@ -23,6 +24,7 @@ import { KeyDeliveryService, type KeyDeliveryOptions } from "./content/deliveryS
 import { Ledger } from "./ledger.js";
 import { NodeMetrics } from "./metrics.js";
 import { VERSION } from "./version.js";
+import { listenError } from "./listenError.js";
 
 /** How long vs_getPayload waits for peers to answer for a payload this node does not hold. */
 const PAYLOAD_FETCH_TIMEOUT_MS = 15_000;
@@ -149,7 +151,9 @@ export class VsNode {
       await this.startNetwork();
       this.filters.start();
       this.subscriptions.start();
-      await this.rpc?.start();
+      await this.rpc?.start().catch((e: unknown) => {
+        throw listenError("JSON-RPC", `${this.opts.rpc?.host ?? defaultRpcServerOptions.host}:${this.opts.rpc?.port ?? defaultRpcServerOptions.port}`, "--rpc.addr / --rpc.port", e);
+      });
       await this.contentDelivery?.start();
     } catch (e) {
       await this.stop();
@@ -200,7 +204,10 @@ export class VsNode {
       log: this.log.child({ module: "p2p" }),
     });
     this.network.on("syncProgress", (p) => this.subscriptions.notifySyncing(p));
-    await this.network.start();
+    await this.network.start().catch((e: unknown) => {
+      const failed = e as NodeJS.ErrnoException;
+      throw failed.syscall === "listen" ? listenError("P2P", `${this.opts.p2p?.addr}:${this.opts.p2p?.port}`, "--p2p.addr / --p2p.port", e) : e;
+    });
   }
 
   /** Stops the API first (no new requests), then mining, then the ledger (closing the database). */

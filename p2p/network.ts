@@ -245,7 +245,11 @@ export class Network extends EventEmitter<NetworkEvents> {
       onMisbehaviour: (peer, reason) => this.penalize(peer, reason.includes("flood") ? "flood" : "malformed", reason),
       onError: (e) => log.warn({ err: e }, "P2P request handler failed"),
     });
-    await host.start();
+    try {
+      await host.start();
+    } catch (e) {
+      throw listenFailure(this.opts.addr, this.opts.port, e);
+    }
     await this.registerProtocols(this.reqResp);
     const pubsub = host.services.pubsub;
     pubsub.topicValidators.set(this.blocksTopic, (peer, msg) => this.validateBlock(peer.toString(), msg));
@@ -698,6 +702,16 @@ export class Network extends EventEmitter<NetworkEvents> {
 interface StemItem {
   raw: Uint8Array;
   payload?: PayloadItem;
+}
+
+/**
+ * libp2p folds a listen failure into a long text with the socket error's stack: this keeps its
+ * code (EADDRINUSE, ...) as Node's own listen errors carry it, in a one-line message.
+ */
+function listenFailure(addr: string, port: number, e: unknown): Error {
+  const message = (e as Error).message;
+  const code = /\b(E[A-Z]{3,})\b/.exec(message)?.[1];
+  return Object.assign(new Error(`cannot listen on ${addr}:${port}: ${code ?? message.split("\n")[0]}`, { cause: e }), { code, syscall: "listen" });
 }
 
 function withoutPeer(addr: Multiaddr): string {

@@ -4,6 +4,7 @@ import { networkInterfaces } from "node:os";
 import { join, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { RocksStore, loadGenesis } from "../../chain/index.js";
+import { isDatabaseLocked } from "../dataDir.js";
 import { DEFAULT_P2P_ADDR, DEFAULT_P2P_PORT, DEV_P2P_ADDR, loadOrCreateGuard, rotateGuard } from "../../p2p/index.js";
 
 /** How the data dir is chosen: as `vs1984 node` chooses it. */
@@ -115,8 +116,7 @@ async function withNodeStopped<T>(datadir: string, fn: () => Promise<T>): Promis
   try {
     await store.start();
   } catch (e) {
-    // RocksDB: "IO error: While lock file: <dir>/LOCK: Resource temporarily unavailable"
-    if (/lock/i.test((e as Error).message)) {
+    if (isDatabaseLocked(e)) {
       throw new Error(`a node is running on ${datadir} (its chain database is locked): stop it, then run guard rotate again`, { cause: e });
     }
     throw e;

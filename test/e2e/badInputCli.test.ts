@@ -1,0 +1,140 @@
+import { afterAll, describe, expect, it } from "@jest/globals";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo, type Server } from "node:net";
+import { join } from "node:path";
+import { Bucket, RocksStore, bucketKey, loadGenesis } from "../../chain/index.js";
+import { runCli } from "../helpers/cli.js";
+import { openLedger, tempDir } from "../helpers/ledger.js";
+
+// What `vs1984 node` says when it is started wrongly: exit code 1 and one line naming the problem,
+// never a stack trace. (Genesis files and keystores: cli.test.ts and the genesis/keystore unit tests.)
+
+const ROOT = join(new URL(".", import.meta.url).pathname, "../..");
+// jest's --experimental-vm-modules is not for the child processes
+const NO_JEST_FLAGS = { NODE_OPTIONS: "" };
+
+const closers: (() => Promise<unknown> | void)[] = [];
+afterAll(async () => {
+  for (const c of closers.reverse()) await c();
+});
+
+function scratch(): string {
+  const [dir, remove] = tempDir("vs1984-bad-input-");
+  closers.push(remove);
+  return dir;
+}
+
+interface Run {
+  code: number | null;
+  output: string;
+}
+
+/** Runs `vs1984 <args>` to the end (it must stop by itself within 20 s). */
+async function vs1984(args: string[]): Promise<Run> {
+  const cli = runCli(args, NO_JEST_FLAGS);
+  cli.child.stdin.end();
+  const timer = setTimeout(() => cli.child.kill("SIGKILL"), 20_000);
+  const code = await cli.exited();
+  clearTimeout(timer);
+  return { code, output: cli.output() };
+}
+
+/** The run failed with exit code 1, its last line `error: …` matching `pattern`, and no stack trace anywhere. */
+function expectOneLineError(run: Run, pattern: RegExp): void {
+  expect(run.code).toBe(1);
+  const lines = run.output.trimEnd().split("\n");
+  expect(lines.at(-1)).toMatch(/^error: /);
+  expect(lines.at(-1)).toMatch(pattern);
+  expect(lines.filter((l) => l.startsWith("error:"))).toHaveLength(1);
+  expect(run.output).not.toMatch(/\n\s+at /);
+  expect(run.output).not.toMatch(/\\n\s+at /); // nor one inside a JSON log line
+}
+
+/** A TCP server holding a free port of 127.0.0.1; its port. */
+async function takePort(): Promise<number> {
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return (server.address() as AddressInfo).port;
+}
+
+/** A node on the dev chain that stops at the first problem (no RPC, no P2P, no mining unless overridden). */
+function devNode(datadir: string, ...more: string[]): string[] {
+  return ["node", "--dev", "--datadir", datadir, "--no-mine", "--no-rpc", "--no-p2p", ...more];
+}
+
+describe("vs1984 node refuses option values before it touches the data dir", () => {
+  it.each([
+    [["--rpc.port", ""], /--rpc\.port.*must be a port number/],
+    [["--rpc.port", "0x10"], /--rpc\.port.*must be a port number/],
+    [["--p2p.port", "1e3"], /--p2p\.port.*must be a port number/],
+    [["--p2p.port", "65536"], /--p2p\.port.*must be a port number/],
+    [["--maxpeers", "1e3"], /--maxpeers.*must be a positive integer/],
+    [["--maxpeers", "99999999999999999999"], /--maxpeers.*must be a positive integer/],
+    [["--content.confirmations", " 3"], /--content\.confirmations.*must be a positive integer/],
+    [["--log.level", "loud"], /--log\.level.*Allowed choices are fatal, error, warn, info, debug, trace/],
+    [["--p2p.addr", "notanip"], /--p2p\.addr.*must be an IPv4 address/],
+  ])("%j", async (args, pattern) => {
+    const dir = join(scratch(), "data");
+    const run = await vs1984(devNode(dir, ...args));
+    expectOneLineError(run, pattern);
+    await expect(readdir(dir)).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe("vs1984 node on a data dir it cannot use", () => {
+  it("says so when the data dir, or its chain folder, is a file", async () => {
+    const dir = scratch();
+    await writeFile(join(dir, "file"), "not a folder");
+    expectOneLineError(await vs1984(devNode(join(dir, "file"))), /data dir .*file cannot be used: .*file is a file, not a folder/);
+    expectOneLineError(await vs1984(devNode(join(dir, "file", "below"))), /data dir .*below cannot be used: .*file is a file, not a folder/);
+    await mkdir(join(dir, "d"));
+    await writeFile(join(dir, "d", "chain"), "");
+    expectOneLineError(await vs1984(devNode(join(dir, "d"))), /data dir .*d cannot be used: .*chain is a file, not a folder/);
+  });
+
+  it("names a data dir another node holds, and leaves that node's chain alone", async () => {
+    const dir = scratch();
+    const [ledger, close] = await openLedger(await loadGenesis(join(ROOT, "genesis", "dev.json")), { datadir: dir });
+    closers.push(close);
+    const run = await vs1984(devNode(dir));
+    expectOneLineError(run, new RegExp(`a node is running on ${dir} \\(its chain database is locked\\): stop it, or use another data dir`));
+    expect(ledger.chain.head.header.number).toBe(0n);
+    expect(await ledger.chain.getBlockByNumber(0n)).toBeDefined();
+  });
+
+  it.each([
+    ["missing", null],
+    ["too short", new Uint8Array([1, 2, 3])],
+    ["naming no stored block", new Uint8Array(32).fill(7)],
+  ])("says the chain database is damaged when its head pointer is %s", async (_what, head) => {
+    const dir = scratch();
+    const [, close] = await openLedger(await loadGenesis(join(ROOT, "genesis", "dev.json")), { datadir: dir });
+    await close();
+    const store = new RocksStore({ path: join(dir, "chain") });
+    await store.start();
+    const key = bucketKey(Bucket.meta, new TextEncoder().encode("head"));
+    await store.batch([head ? { type: "put", key, value: head } : { type: "del", key }]);
+    await store.stop();
+    expectOneLineError(await vs1984(devNode(dir, "--mine")), /the chain database in .*chain is damaged \(.+\): restore it from a backup, or move it away/);
+  });
+});
+
+describe("vs1984 node on a port it cannot have", () => {
+  it("names the JSON-RPC address in use", async () => {
+    const port = await takePort();
+    const run = await vs1984(["node", "--dev", "--datadir", scratch(), "--no-mine", "--no-p2p", "--rpc.port", String(port)]);
+    expectOneLineError(run, new RegExp(`cannot serve JSON-RPC on 127\\.0\\.0\\.1:${port}: the port is in use .*--rpc\\.port`));
+  });
+
+  it("names the P2P address in use", async () => {
+    const port = await takePort();
+    const run = await vs1984(["node", "--dev", "--datadir", scratch(), "--no-mine", "--no-rpc", "--p2p.port", String(port)]);
+    expectOneLineError(run, new RegExp(`cannot serve P2P on 127\\.0\\.0\\.1:${port}: the port is in use .*--p2p\\.port`));
+  });
+
+  it("names an RPC host that does not resolve", async () => {
+    const run = await vs1984(["node", "--dev", "--datadir", scratch(), "--no-mine", "--no-p2p", "--rpc.addr", "no-such-host.invalid"]);
+    expectOneLineError(run, /cannot serve JSON-RPC on no-such-host\.invalid:8545: the host name does not resolve/);
+  });
+});
