@@ -40,6 +40,8 @@ export interface RpcServerOptions {
   maxWsConnections: number;
   /** How often each WebSocket client is pinged; one that has not answered the previous ping is cut off. */
   wsPingIntervalMs: number;
+  /** Messages of one WebSocket client being answered at once; beyond it the server stops reading from it until one is. */
+  maxWsPendingMessages: number;
 }
 
 /** Defaults: localhost:8545, no CORS, 5 MiB bodies and frames, 1,000-call batches, 16 MiB per slow client, 30 s per request. */
@@ -58,6 +60,7 @@ export const defaultRpcServerOptions: RpcServerOptions = {
   maxJsonDepth: 64,
   maxWsConnections: 1000,
   wsPingIntervalMs: 30_000,
+  maxWsPendingMessages: 32,
 };
 
 /** What the server reports about calls and connections (prom-client behind it). */
@@ -331,6 +334,8 @@ export class RpcServer {
   /** Pings every WebSocket client, first cutting off those that did not answer the last ping (a vanished peer). */
   private readonly pingAll = (): void => {
     for (const c of this.connections) {
+      // a client the server stopped reading (too many messages pending) cannot be heard answering
+      if (c.socket.isPaused) continue;
       if (!c.answeredPing) {
         this.log.debug({ connection: c.id }, "Disconnecting a WebSocket client that did not answer a ping");
         c.socket.terminate();
@@ -450,6 +455,7 @@ export class RpcServer {
     // Other paths and methods are answered in JSON-RPC form too (fastify's own 404 quotes the URL).
     app.setNotFoundHandler((req, reply) => {
       const onRoot = req.url === "/" || req.url.startsWith("/?");
+      if (onRoot && req.method === "OPTIONS") return reply.code(204).header("allow", "GET, POST, OPTIONS").send();
       const error = onRoot
         ? new RpcError(RpcErrorCode.INVALID_REQUEST, `invalid request: method ${quote(req.method)} not allowed, POST JSON-RPC to /`)
         : new RpcError(RpcErrorCode.INVALID_REQUEST, "invalid request: no such path, POST JSON-RPC to /");
@@ -537,14 +543,33 @@ export class RpcServer {
     socket.on("pong", () => {
       conn.answeredPing = true;
     });
+    // A client sending faster than its messages are answered gets at most maxWsPendingMessages of
+    // them running; the server then stops reading from it (TCP pushes back on the client), so one
+    // connection neither takes every call slot nor piles up parsed messages. The few messages ws
+    // had already read wait in `queued`.
+    const queued: RawData[] = [];
+    let running = 0;
+    const run = (data: RawData): void => {
+      running++;
+      this.handleText(rawToString(data), conn)
+        .then(
+          (answer) => {
+            if (answer !== null) conn.send(answer);
+          },
+          (e: unknown) => this.log.error({ err: e }, "WebSocket message failed"),
+        )
+        .finally(() => {
+          running--;
+          const next = conn.isClosed ? undefined : queued.shift();
+          if (next !== undefined) run(next);
+          else if (socket.isPaused) socket.resume();
+        });
+    };
     socket.on("message", (data) => {
       if (conn.isClosed) return;
-      this.handleText(rawToString(data), conn).then(
-        (answer) => {
-          if (answer !== null) conn.send(answer);
-        },
-        (e: unknown) => this.log.error({ err: e }, "WebSocket message failed"),
-      );
+      if (running < this.opts.maxWsPendingMessages) return run(data);
+      queued.push(data);
+      socket.pause();
     });
     socket.on("close", () => {
       this.connections.delete(conn);

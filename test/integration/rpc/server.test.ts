@@ -941,6 +941,35 @@ describe("RpcServer under hostile clients", () => {
     await close();
   });
 
+  it("runs at most maxWsPendingMessages messages of one WebSocket client at a time, answering other clients meanwhile", async () => {
+    const [{ server }, close] = await startServer({ maxWsPendingMessages: 1 });
+    const [greedy, closeGreedy] = await connect(server.wsUrl);
+    const [other, closeOther] = await connect(server.wsUrl);
+    const started = Date.now();
+    for (const id of [1, 2, 3]) greedy.ws.send(JSON.stringify(call("test_sleep", [200], id)));
+    other.ws.send(JSON.stringify(call("test_echo", ["not kept waiting"])));
+    expect(await other.next()).toEqual({ jsonrpc: "2.0", id: 1, result: "not kept waiting" });
+    const othersTurn = Date.now() - started;
+    const answers = [await greedy.next(), await greedy.next(), await greedy.next()];
+    // one after another: 3 x 200 ms, where running them together would take 200 ms
+    expect(Date.now() - started).toBeGreaterThanOrEqual(590);
+    expect(othersTurn).toBeLessThan(Date.now() - started);
+    expect(answers).toEqual([1, 2, 3].map((id) => ({ jsonrpc: "2.0", id, result: 200 })));
+    greedy.ws.send(JSON.stringify(call("test_echo", ["read again"], 4)));
+    expect(await greedy.next()).toEqual({ jsonrpc: "2.0", id: 4, result: "read again" });
+    closeGreedy();
+    closeOther();
+    await close();
+  });
+
+  it("answers OPTIONS without an Origin (not a browser) with 204 and the allowed methods", async () => {
+    const [{ server }, close] = await startServer();
+    const res = await fetch(server.url, { method: "OPTIONS" });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("allow")).toBe("GET, POST, OPTIONS");
+    await close();
+  });
+
   it("takes allowed origins spelled with a trailing slash or capitals as browsers send them", async () => {
     const [{ server }, close] = await startServer({ corsOrigins: ["HTTP://App.Example:5173/"] });
     const res = await post(server, call("test_echo", ["x"]), { ...JSON_HEADERS, origin: "http://app.example:5173" });
