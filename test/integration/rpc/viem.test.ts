@@ -42,16 +42,15 @@ const walletClient = (url: string, account: PrivateKeyAccount) => createWalletCl
 
 const TRANSFER = parseAbiItem("event Transfer(address indexed from, address indexed to, uint256 value)");
 
-/** Resolves once `done()` holds, checked after each `tick` call; rejects after `ms`. */
-function until(done: () => boolean, ms = 20_000): { tick: () => void; reached: Promise<void> } {
-  let resolve!: () => void;
-  const reached = new Promise<void>((res, rej) => {
+/** `reached` resolves true once `done()` holds (checked on each `tick`), false after `ms`. */
+function until(done: () => boolean, ms = 20_000): { tick: () => void; reached: Promise<boolean> } {
+  let resolve!: (v: boolean) => void;
+  const reached = new Promise<boolean>((res) => {
     resolve = res;
-    const timer = setTimeout(() => rej(new Error(`condition not reached in ${ms} ms`)), ms);
-    timer.unref();
+    setTimeout(() => res(false), ms).unref();
   });
   const tick = (): void => {
-    if (done()) resolve();
+    if (done()) resolve(true);
   };
   return { tick, reached };
 }
@@ -177,7 +176,7 @@ describe("viem public and wallet clients against a dev node", () => {
         const w = until(() => seen.httpNumbers.includes(n) && seen.httpBlocks.includes(n));
         waiter = w;
         w.tick();
-        await w.reached;
+        expect(await w.reached).toBe(true);
       }
     } finally {
       for (const stop of stops) stop();
@@ -192,6 +191,50 @@ describe("viem public and wallet clients against a dev node", () => {
       expect(list.length).toBeGreaterThanOrEqual(2);
       expect(list).toEqual(range(list[0]!));
     }
+  });
+
+  it("watches Transfer events and pending transactions by HTTP filters and over WebSocket subscriptions", async () => {
+    const ws = createPublicClient({ chain: vsChain, transport: webSocket(url.replace(/^http/, "ws")) });
+    closers.push(async () => (await ws.transport.getRpcClient()).close());
+    const payee = devAddress(3);
+    const seen = { httpLogs: new Map<Hex, bigint>(), wsLogs: new Map<Hex, bigint>(), httpPending: new Set<Hex>(), wsPending: new Set<Hex>() };
+    const errors: Error[] = [];
+    let waiter: { tick: () => void } = { tick: () => undefined };
+    const onLogs = (into: Map<Hex, bigint>) => (logs: { transactionHash: Hex | null; args: { value?: bigint } }[]): void => {
+      for (const l of logs) into.set(l.transactionHash!, l.args.value!);
+      waiter.tick();
+    };
+    const onPending = (into: Set<Hex>) => (hashes: Hex[]): void => {
+      for (const h of hashes) into.add(h);
+      waiter.tick();
+    };
+    const stops = [
+      client.watchEvent({ address: NATIVE_TOKEN_ADDRESS, event: TRANSFER, args: { to: payee }, onLogs: onLogs(seen.httpLogs), onError: (e) => errors.push(e) }),
+      ws.watchEvent({ address: NATIVE_TOKEN_ADDRESS, event: TRANSFER, args: { to: payee }, onLogs: onLogs(seen.wsLogs), onError: (e) => errors.push(e) }),
+      client.watchPendingTransactions({ onTransactions: onPending(seen.httpPending), onError: (e) => errors.push(e) }),
+      ws.watchPendingTransactions({ onTransactions: onPending(seen.wsPending), onError: (e) => errors.push(e) }),
+    ];
+    // each watcher installs its filter or subscription a moment after it starts: send and mine
+    // transfers until all four have seen the same one
+    let last: Hex | null = null;
+    const sawLast = (): boolean =>
+      last !== null && seen.httpLogs.has(last) && seen.wsLogs.has(last) && seen.httpPending.has(last) && seen.wsPending.has(last);
+    try {
+      for (let i = 1n; i <= 6n && !sawLast(); i++) {
+        last = await wallet.sendTransaction({ to: payee, value: i });
+        await mineAs(node.ledger, 7 + Number(i % 3n));
+        const w = until(sawLast, 2_000);
+        waiter = w;
+        w.tick();
+        await w.reached;
+      }
+    } finally {
+      for (const stop of stops) stop();
+    }
+    expect(errors).toEqual([]);
+    expect(sawLast()).toBe(true);
+    const value = (await client.getTransaction({ hash: last! })).value;
+    expect([seen.httpLogs.get(last!), seen.wsLogs.get(last!)]).toEqual([value, value]);
   });
 
   it("answers rejected transactions with the words behind viem's error classes", async () => {
