@@ -71,6 +71,20 @@ window.dapp = {
     }
   },
 
+  /** The node's answers to bad requests, as the page reads them (status and JSON-RPC error code). */
+  async badRequests(rpcUrl) {
+    const send = async (body, contentType) => {
+      const res = await fetch(rpcUrl, { method: "POST", headers: { "content-type": contentType }, body });
+      return { status: res.status, code: (await res.json()).error.code };
+    };
+    return {
+      notJson: await send("{not json", "application/json"),
+      textPlain: await send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId" }), "text/plain"),
+      tooLarge: await send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: ["x".repeat(6 * 1024 * 1024)] }), "application/json"),
+      tooDeep: await send('{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":' + "[".repeat(100) + "]".repeat(100) + "}", "application/json"),
+    };
+  },
+
   /** What a page of an origin the node does not allow gets: the browser's own refusal. */
   async tryFrom(rpcUrl, wsUrl) {
     let http;
@@ -117,6 +131,7 @@ interface DappGlobal {
   dapp: {
     run(rpcUrl: string, wsUrl: string, mnemonic: string, to: string): Promise<DappRun>;
     tryFrom(rpcUrl: string, wsUrl: string): Promise<{ http: string; ws: string }>;
+    badRequests(rpcUrl: string): Promise<Record<string, { status: number; code: number }>>;
   };
 }
 
@@ -218,6 +233,16 @@ describeBrowser("a dApp in headless Chromium against `vs1984 node --dev`", () =>
     expect(result.head.number).toMatch(/^0x[0-9a-f]+$/);
     expect(result.head.hash).toMatch(/^0x[0-9a-f]{64}$/);
   }, 50_000);
+
+  it("lets the page read the node's refusals of bad requests (CORS headers on errors too)", async () => {
+    const result = await page.evaluate((http) => (globalThis as unknown as DappGlobal).dapp.badRequests(http), rpcUrl);
+    expect(result).toEqual({
+      notJson: { status: 200, code: -32700 },
+      textPlain: { status: 415, code: -32600 },
+      tooLarge: { status: 413, code: -32005 },
+      tooDeep: { status: 200, code: -32005 },
+    });
+  }, 20_000);
 
   it("is refused by the browser when the page's origin is not allowed (HTTP and WebSocket)", async () => {
     // the same page under http://localhost:<port> is another origin, not on --rpc.cors
