@@ -800,6 +800,8 @@ describe("RpcServer under hostile clients", () => {
       clearInterval(dripping);
     }
     expect((await post(server, call("test_echo", ["after"]))).body).toEqual({ jsonrpc: "2.0", id: 1, result: "after" });
+    // the deadline is for receiving the request: a call that runs longer is still answered
+    expect((await post(server, call("test_sleep", [1000]))).body).toEqual({ jsonrpc: "2.0", id: 1, result: 1000 });
     await close();
   });
 
