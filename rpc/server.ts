@@ -519,6 +519,11 @@ export class RpcServer {
     if (!allowAny) void reply.header("vary", "Origin");
     if (req.method === "OPTIONS") {
       const requested = req.headers["access-control-request-headers"];
+      // Chromium's Private Network Access: a page on a public address asks before reaching 127.0.0.1;
+      // an origin the operator listed may.
+      if (req.headers["access-control-request-private-network"] === "true") {
+        void reply.header("access-control-allow-private-network", "true");
+      }
       void reply
         .code(204)
         .header("access-control-allow-methods", "POST, GET, OPTIONS")

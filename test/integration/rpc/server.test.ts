@@ -529,6 +529,23 @@ describe("RpcServer CORS and origins", () => {
     await close();
   });
 
+  it("allows a listed origin into the private network when its preflight asks (Chromium's Private Network Access)", async () => {
+    const [{ server }, close] = await startServer({ corsOrigins: ["https://dapp.example"] });
+    const ask = (origin: string): Promise<Response> =>
+      fetch(server.url, {
+        method: "OPTIONS",
+        headers: { origin, "access-control-request-method": "POST", "access-control-request-private-network": "true" },
+      });
+    const listed = await ask("https://dapp.example");
+    expect(listed.status).toBe(204);
+    expect(listed.headers.get("access-control-allow-private-network")).toBe("true");
+    const other = await ask("https://evil.example");
+    expect(other.status).toBe(403);
+    expect(other.headers.get("access-control-allow-private-network")).toBeNull();
+    expect((await preflight(server, "https://dapp.example")).headers.get("access-control-allow-private-network")).toBeNull();
+    await close();
+  });
+
   it('allows any origin with ["*"]', async () => {
     const [{ server }, close] = await startServer({ corsOrigins: ["*"] });
     const res = await post(server, call("test_echo", ["x"]), { ...JSON_HEADERS, origin: "http://anything.example" });
