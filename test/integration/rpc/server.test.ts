@@ -662,6 +662,29 @@ describe("RpcServer over WebSocket", () => {
     await close();
   });
 
+  it("cuts off a client that floods pings without reading the pongs, as one that does not read its answers", async () => {
+    const [{ server, held }, close] = await startServer({ maxWsBufferedBytes: 256 * 1024 });
+    const [client, closeClient] = await connect(server.wsUrl);
+    client.ws.send(JSON.stringify(call("test_hold", [], 1)));
+    await client.next();
+    let closes = 0;
+    held[0]!.onClose(() => closes++);
+    (client.ws as unknown as { _socket: Socket })._socket.pause();
+    const payload = Buffer.alloc(125);
+    let sent = 0;
+    // each ping makes the server queue a pong; ws cuts the client off at 60 pongs it cannot send
+    while (closes === 0) {
+      for (let i = 0; i < 1000; i++) client.ws.ping(payload);
+      sent += 1000;
+      if (sent > 1_000_000) throw new Error(`still connected after ${sent} pings (${sent * 127} bytes of pongs queued)`);
+      await tick();
+    }
+    expect(closes).toBe(1);
+    closeClient();
+    expect((await post(server, call("test_echo", ["alive"]))).body).toEqual({ jsonrpc: "2.0", id: 1, result: "alive" });
+    await close();
+  });
+
   it("closes every WebSocket when stopped, cutting off one that does not answer", async () => {
     const [{ server }, close] = await startServer();
     const [a] = await connect(server.wsUrl);
