@@ -120,6 +120,29 @@ describe("block, transaction and fee answers of a whole node, in the execution-a
     expect([bad.code, bad.message]).toEqual([RpcErrorCode.INVALID_PARAMS, "invalid argument 0: hex string without 0x prefix"]);
   });
 
+  it("answers eth_call and eth_estimateGas for the odd requests clients send", async () => {
+    const [from, to] = [devAddress(0), devAddress(1)];
+    const head = node.ledger.chain.head.hash;
+    // an empty object, empty data under both names, zero value, explicit nulls, fields of other
+    // transaction types (ignored), an optional block given as null or as an EIP-1898 object
+    for (const [req, block] of [
+      [{}, undefined],
+      [{ to, input: "0x", data: "0x", value: "0x0" }, null],
+      [{ from, to, gas: null, gasPrice: null, nonce: "0x0", blobVersionedHashes: [], authorizationList: [] }, { blockHash: head }],
+      [{ from, to, type: "0x1", chainId: "0x7c0" }, "pending"],
+    ] as const) {
+      expect(await call("eth_call", req, block)).toBe("0x");
+    }
+    expect(await call("eth_estimateGas", { from, to, gas: "0xffffffffffffffff", type: "0x2", maxFeePerGas: null })).toBe("0x5208");
+    expect(await call("eth_estimateGas", { to, data: "0x", input: "0x" }, { blockNumber: "0x1" })).toBe("0x5208");
+    const created = await rpcError(call("eth_estimateGas", {}));
+    expect([created.code, created.message]).toEqual([RpcErrorCode.SERVER_ERROR, expect.stringMatching(/^contract creation is not supported/)]);
+    const low = await rpcError(call("eth_call", { to, gas: "0x0" }));
+    expect([low.code, low.message]).toEqual([RpcErrorCode.SERVER_ERROR, expect.stringMatching(/^intrinsic gas too low/)]);
+    const both = await rpcError(call("eth_call", { to, input: "0x01", data: "0x02" }));
+    expect(both.code).toBe(RpcErrorCode.INVALID_PARAMS);
+  });
+
   it("answers every block selector for a block with and without transactions", async () => {
     const withTx = (await call("eth_getBlockByNumber", "0x2", true)) as { hash: Hex; transactions: { blockHash: Hex }[] };
     expect(withTx.transactions.map((t) => t.blockHash)).toEqual([withTx.hash]);
