@@ -45,11 +45,13 @@ import {
   type PayloadItem,
   type PeerRecord,
   type Status,
+  WireError,
+  WireErrorCode,
 } from "./messages.js";
 import { PayloadExchange, type PayloadExchangeOptions } from "./payloadExchange.js";
 import { PeerScores, type PeerScoreOptions, type PenaltyKind } from "./peerScore.js";
 import { ReqResp, RequestErrorCode, type ReqRespOptions } from "./reqresp.js";
-import { StemRouter, type StemOptions } from "./stem.js";
+import { StemError, StemErrorCode, StemRouter, type StemOptions } from "./stem.js";
 import { Syncer, serveBodies, serveHeaders, type SyncOptions, type SyncPeers, type SyncProgress } from "./sync.js";
 import { isInvalidBlockError, isInvalidTransactionError } from "./validity.js";
 
@@ -408,7 +410,8 @@ export class Network extends EventEmitter<NetworkEvents> {
     }
     // the pooled publish claims its payload when it arrives (and leaves if its gas cannot pay it)
     if (payload && this.payloads.receive(peer, payload.subchainId, payload.bytes) === TopicValidatorResult.Reject) {
-      throw new Error(`stem payload refused: not a payload sub-chain ${payload.subchainId} takes`);
+      // payloads.receive scored the sender already; this is the answer's reason, not a fault of ours
+      throw new StemError({ code: StemErrorCode.PAYLOAD_REFUSED }, `stem payload refused: not a payload sub-chain ${payload.subchainId} takes`);
     }
     void this.stem.onStem(peer, hash, hopsLeft, payload ? { raw, payload } : { raw }).catch((e: unknown) => this.modules.log.debug({ err: e }, "stem failed"));
     return new Uint8Array(0);
@@ -657,15 +660,21 @@ export class Network extends EventEmitter<NetworkEvents> {
       const asked = peers[Math.floor(Math.random() * peers.length)];
       if (asked) await this.exchangePeers(asked);
     } catch (e) {
-      if (isNodeError(e) && e.code === "P2P_MALFORMED") this.modules.log.debug({ err: e }, "bad peers answer");
-      else if (!(isNodeError(e) && Object.values(RequestErrorCode).includes(e.code as never))) this.modules.log.warn({ err: e }, "peer maintenance failed");
+      if (!(isNodeError(e) && Object.values(RequestErrorCode).includes(e.code as never))) this.modules.log.warn({ err: e }, "peer maintenance failed");
     }
   }
 
   /** Asks one peer for the peers it knows and dials those we lack, up to the limit. */
   private async exchangePeers(asked: string): Promise<void> {
     const host = this.requireHost();
-    const records = decodePeers(await this.requireReqResp().request(asked, PEERS, new Uint8Array(0)));
+    const answer = await this.requireReqResp().request(asked, PEERS, new Uint8Array(0));
+    let records: PeerRecord[];
+    try {
+      records = decodePeers(answer).map((r) => checkedPeerRecord(r));
+    } catch (e) {
+      this.penalize(asked, "malformed", `peers answer: ${(e as Error).message}`);
+      return;
+    }
     const connected = new Set(host.getConnections().map((c) => c.remotePeer.toString()));
     for (const r of records) {
       if (r.id === this.peerId || connected.has(r.id) || this.scores.isBanned(r.id)) continue;
@@ -702,6 +711,17 @@ export class Network extends EventEmitter<NetworkEvents> {
 interface StemItem {
   raw: Uint8Array;
   payload?: PayloadItem;
+}
+
+/** A peer record whose Guard ID is a peer id and whose addresses are multiaddrs; else a WireError. */
+function checkedPeerRecord(r: PeerRecord): PeerRecord {
+  try {
+    peerIdFromString(r.id);
+    for (const a of r.addrs) multiaddr(a);
+  } catch (e) {
+    throw new WireError({ code: WireErrorCode.MALFORMED }, `malformed peers answer: ${(e as Error).message}`);
+  }
+  return r;
 }
 
 /**

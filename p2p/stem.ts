@@ -1,4 +1,16 @@
+import { NodeError } from "../chain/index.js";
 import { MAX_STEM_HOPS } from "./messages.js";
+
+/** Codes of stem requests this node refuses (the answer's reason; the sender is scored where it is at fault). */
+export const StemErrorCode = {
+  /** The payload beside a publish is not one its sub-chain takes (undeclared sub-chain, empty, too large). */
+  PAYLOAD_REFUSED: "P2P_STEM_PAYLOAD_REFUSED",
+} as const;
+/** One of StemErrorCode. */
+export type StemErrorCode = (typeof StemErrorCode)[keyof typeof StemErrorCode];
+
+/** A stem request refused. */
+export class StemError extends NodeError<{ code: StemErrorCode }> {}
 
 /** Options of the stem phase (Dandelion++ is the model). */
 export interface StemOptions {
