@@ -7,6 +7,16 @@ export function isDatabaseLocked(e: unknown): boolean {
   return e instanceof Error && /While lock file|LOCK:/i.test(e.message);
 }
 
+/** Refuses a data dir on whose path a file stands (the data dir itself or a folder above it), naming the file. */
+export async function checkDatadir(datadir: string): Promise<void> {
+  const file = await firstNonDirectory(datadir);
+  if (file) throw notAFolder(datadir, file);
+}
+
+function notAFolder(datadir: string, file: string): Error {
+  return new Error(`data dir ${datadir} cannot be used: ${file} is a file, not a folder`);
+}
+
 /**
  * Says in one line why the chain database of `datadir` (in `<datadir>/chain`) could not be
  * opened: another node runs on it, a part of its path is a file, it cannot be written. Any other
@@ -19,7 +29,7 @@ export async function databaseOpenError(datadir: string, e: unknown): Promise<un
   const code = (e as NodeJS.ErrnoException).code;
   if (code === "ENOTDIR" || code === "EEXIST") {
     const file = await firstNonDirectory(join(datadir, "chain"));
-    if (file) return new Error(`data dir ${datadir} cannot be used: ${file} is a file, not a folder`, { cause: e });
+    if (file) return notAFolder(datadir, file);
   }
   // mkdir fails with a code; RocksDB inside an existing folder only with a text
   const denied = code === "EACCES" || code === "EPERM" || code === "EROFS" ? code : /Permission denied|Read-only file system/i.exec(String((e as Error).message))?.[0];

@@ -15,6 +15,7 @@ import { readPassword } from "./cli/password.js";
 import { SyncProgressDisplay } from "./cli/syncProgress.js";
 import { walletCommand } from "./cli/wallet.js";
 import { DEV_MINER_INDEX, devAccount } from "./devAccounts.js";
+import { checkDatadir } from "./dataDir.js";
 import { loadKeystore } from "./keystore.js";
 import { VsNode, type NodeOptions } from "./node.js";
 import { DEFAULT_MAX_PEERS, DEFAULT_P2P_ADDR, DEFAULT_P2P_PORT, DEV_P2P_ADDR } from "../p2p/index.js";
@@ -91,6 +92,7 @@ async function runNode(opts: NodeCommandOptions, program: Command): Promise<void
   if (!opts.dev && !opts.genesis) program.error("error: give --genesis <file>, or --dev for the development chain");
   const genesis = await loadGenesis(opts.genesis ?? join(ROOT, "genesis", "dev.json"));
   const datadir = resolve(opts.datadir ?? join(".vs1984", opts.dev ? "dev" : genesis.name));
+  await checkDatadir(datadir);
   const mine = opts.mine ?? !!opts.dev;
   let minerKey: Uint8Array | null = null;
   let coinbase: Hex | null = (opts["miner.address"]?.toLowerCase() as Hex | undefined) ?? null;

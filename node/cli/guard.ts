@@ -4,7 +4,7 @@ import { networkInterfaces } from "node:os";
 import { join, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { RocksStore, loadGenesis } from "../../chain/index.js";
-import { isDatabaseLocked } from "../dataDir.js";
+import { checkDatadir, isDatabaseLocked } from "../dataDir.js";
 import { DEFAULT_P2P_ADDR, DEFAULT_P2P_PORT, DEV_P2P_ADDR, loadOrCreateGuard, rotateGuard } from "../../p2p/index.js";
 
 /** How the data dir is chosen: as `vs1984 node` chooses it. */
@@ -29,10 +29,16 @@ interface RotateOpts extends DatadirOpts {
  * `--dev`, else `./.vs1984/<network name of --genesis>`.
  */
 export async function nodeDatadir(opts: DatadirOpts): Promise<string> {
-  if (opts.datadir) return resolve(opts.datadir);
-  if (opts.dev) return resolve(join(".vs1984", "dev"));
-  if (opts.genesis) return resolve(join(".vs1984", (await loadGenesis(resolve(opts.genesis))).name));
-  throw new Error("give --datadir DIR, or --dev, or --genesis FILE (the data dir is found as vs1984 node finds it)");
+  const datadir = opts.datadir
+    ? resolve(opts.datadir)
+    : opts.dev
+      ? resolve(join(".vs1984", "dev"))
+      : opts.genesis
+        ? resolve(join(".vs1984", (await loadGenesis(resolve(opts.genesis))).name))
+        : null;
+  if (!datadir) throw new Error("give --datadir DIR, or --dev, or --genesis FILE (the data dir is found as vs1984 node finds it)");
+  await checkDatadir(datadir);
+  return datadir;
 }
 
 function listenPort(value: string): number {

@@ -4,6 +4,7 @@ import { bytesToHex, hexToBytes } from "@ethereumjs/util";
 import { Command, InvalidArgumentError } from "commander";
 import { JsonRpcProvider, Network, SigningKey, Wallet, computeAddress, getAddress, isAddress, parseEther } from "ethers";
 import type { Hex } from "../../chain/index.js";
+import { checkDatadir } from "../dataDir.js";
 import { keystoreDir, listKeystores, loadKeystore, writeKeystore } from "../keystore.js";
 import { JsonRpcClient } from "./mine.js";
 import { readPassword, readSecret } from "./password.js";
@@ -85,11 +86,12 @@ function newCommand(): Command {
     .description("create a new key and store it in an encrypted keystore file")
     .option("--password-file <file>", "read the password from the first line of this file (else a prompt, asked twice)")
     .action(async (opts: DatadirOpts & { passwordFile?: string }) => {
+      const dir = await walletKeystoreDir(opts.datadir);
       const password = await newPassword(opts.passwordFile);
       let key: Uint8Array;
       do key = new Uint8Array(randomBytes(32));
       while (!isValidKey(key));
-      const { file, address } = await writeKeystore(keystoreDir(resolve(opts.datadir)), key, password);
+      const { file, address } = await writeKeystore(dir, key, password);
       key.fill(0);
       console.log(`Address:  ${getAddress(address)}`);
       console.log(`Keystore: ${file}`);
@@ -112,9 +114,9 @@ function importCommand(): Command {
     .option("--key-file <file>", "read the hex private key from the first line of this file (else a hidden prompt)")
     .option("--password-file <file>", "read the password from the first line of this file (else a prompt, asked twice)")
     .action(async (opts: DatadirOpts & { keyFile?: string; passwordFile?: string }) => {
+      const dir = await walletKeystoreDir(opts.datadir);
       const keyText = await readSecret({ file: opts.keyFile, prompt: "Private key (hex): ", fileOption: "--key-file", what: "private key" });
       const key = parsePrivateKey(keyText);
-      const dir = keystoreDir(resolve(opts.datadir));
       const address = computeAddress(bytesToHex(key)).toLowerCase() as Hex;
       const existing = (await listKeystores(dir)).find((e) => e.address === address);
       if (existing) throw new Error(`a keystore for ${getAddress(address)} already exists: ${existing.file}`);
@@ -130,7 +132,7 @@ function listCommand(): Command {
   return withDatadir(new Command("list"))
     .description("list the addresses and files in the keystore folder")
     .action(async (opts: DatadirOpts) => {
-      const dir = keystoreDir(resolve(opts.datadir));
+      const dir = await walletKeystoreDir(opts.datadir);
       const entries = await listKeystores(dir);
       if (entries.length === 0) {
         console.log(`No keystores in ${dir}`);
@@ -157,10 +159,17 @@ function balanceCommand(): Command {
     });
 }
 
+/** The keystore folder of `--datadir`, refused when a file stands on the data dir's path. */
+async function walletKeystoreDir(datadir: string): Promise<string> {
+  const dir = resolve(datadir);
+  await checkDatadir(dir);
+  return keystoreDir(dir);
+}
+
 /** Which keystore `send` signs with: `--keystore`, else `--from` in the datadir, else the datadir's only key. */
 async function pickKeystore(opts: { keystore?: string; from?: Hex; datadir: string }): Promise<string> {
   if (opts.keystore) return resolve(opts.keystore);
-  const dir = keystoreDir(resolve(opts.datadir));
+  const dir = await walletKeystoreDir(opts.datadir);
   const entries = (await listKeystores(dir)).filter((e) => e.address !== null);
   if (opts.from) {
     const match = entries.find((e) => e.address === opts.from);

@@ -93,6 +93,23 @@ describe("vs1984 node on a data dir it cannot use", () => {
     expectOneLineError(await vs1984(devNode(join(dir, "d"))), /data dir .*d cannot be used: .*chain is a file, not a folder/);
   });
 
+  it("says so for the wallet and guard commands too, before asking for anything", async () => {
+    const dir = scratch();
+    const file = join(dir, "file");
+    await writeFile(file, "not a folder");
+    const pattern = /data dir .*file(\/below)? cannot be used: .*file is a file, not a folder/;
+    for (const args of [
+      ["wallet", "list", "--datadir", file],
+      ["wallet", "new", "--datadir", join(file, "below")],
+      ["wallet", "import", "--datadir", file],
+      ["wallet", "send", "--to", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "--value", "1", "--datadir", file],
+      ["guard", "show", "--datadir", file],
+      ["guard", "rotate", "--datadir", file],
+    ]) {
+      expectOneLineError(await vs1984(args), pattern);
+    }
+  });
+
   it("names a data dir another node holds, and leaves that node's chain alone", async () => {
     const dir = scratch();
     const [ledger, close] = await openLedger(await loadGenesis(join(ROOT, "genesis", "dev.json")), { datadir: dir });

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "@jest/globals";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { databaseOpenError, isDatabaseLocked } from "../../../node/dataDir.js";
+import { checkDatadir, databaseOpenError, isDatabaseLocked } from "../../../node/dataDir.js";
 import { tempDir } from "../../helpers/ledger.js";
 
 const [dir, remove] = tempDir("vs1984-datadir-");
@@ -42,5 +42,16 @@ describe("databaseOpenError", () => {
     expect(await databaseOpenError(dir, other)).toBe(other);
     const notDirButNoFile = errno("ENOTDIR");
     expect(await databaseOpenError(join(dir, "nothing-here"), notDirButNoFile)).toBe(notDirButNoFile);
+  });
+});
+
+describe("checkDatadir", () => {
+  it("takes a missing data dir or an existing folder, and names a file on the path", async () => {
+    await mkdir(join(dir, "ok"), { recursive: true });
+    await writeFile(join(dir, "plain"), "");
+    await expect(checkDatadir(join(dir, "ok"))).resolves.toBeUndefined();
+    await expect(checkDatadir(join(dir, "ok", "not-yet", "deeper"))).resolves.toBeUndefined();
+    await expect(checkDatadir(join(dir, "plain"))).rejects.toThrow(`data dir ${join(dir, "plain")} cannot be used: ${join(dir, "plain")} is a file, not a folder`);
+    await expect(checkDatadir(join(dir, "plain", "x"))).rejects.toThrow(`${join(dir, "plain")} is a file, not a folder`);
   });
 });
