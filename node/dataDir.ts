@@ -19,13 +19,16 @@ function notAFolder(datadir: string, file: string): Error {
 
 /**
  * Says in one line why the chain database of `datadir` (in `<datadir>/chain`) could not be
- * opened: another node runs on it, a part of its path is a file, it cannot be written. Any other
+ * opened: another node runs on it, a part of its path is a file, it cannot be written, RocksDB finds
+ * it corrupt. Any other
  * failure is returned as it is.
  */
 export async function databaseOpenError(datadir: string, e: unknown): Promise<unknown> {
   if (isDatabaseLocked(e)) {
     return new Error(`a node is running on ${datadir} (its chain database is locked): stop it, or use another data dir`, { cause: e });
   }
+  const corruption = /Corruption: .*/.exec(String((e as Error).message))?.[0];
+  if (corruption) return damagedDatabaseError(datadir, `RocksDB: ${corruption}`, e);
   const code = (e as NodeJS.ErrnoException).code;
   if (code === "ENOTDIR" || code === "EEXIST") {
     const file = await firstNonDirectory(join(datadir, "chain"));

@@ -135,6 +135,14 @@ describe("vs1984 node on a data dir it cannot use", () => {
     await store.stop();
     expectOneLineError(await vs1984(devNode(dir, "--mine")), /the chain database in .*chain is damaged \(.+\): restore it from a backup, or move it away/);
   });
+
+  it("says the chain database is damaged when RocksDB finds it corrupt", async () => {
+    const dir = scratch();
+    const [, close] = await openLedger(await loadGenesis(join(ROOT, "genesis", "dev.json")), { datadir: dir });
+    await close();
+    await writeFile(join(dir, "chain", "CURRENT"), "garbage\n");
+    expectOneLineError(await vs1984(devNode(dir)), /the chain database in .*chain is damaged \(RocksDB: Corruption: .+\): restore it from a backup/);
+  });
 });
 
 describe("vs1984 node on a port it cannot have", () => {

@@ -37,6 +37,13 @@ describe("databaseOpenError", () => {
     expect(String(await databaseOpenError(dir, rocks))).toMatch(/cannot be written \(Permission denied\)/);
   });
 
+  it("says the database is damaged when RocksDB finds it corrupt", async () => {
+    const rocks = new Error(`cannot open database at ${dir}/chain: Corruption: CURRENT file corrupted`);
+    expect(String(await databaseOpenError(dir, rocks))).toBe(
+      `Error: the chain database in ${join(dir, "chain")} is damaged (RocksDB: Corruption: CURRENT file corrupted): restore it from a backup, or move it away and let the node sync again`,
+    );
+  });
+
   it("passes any other failure on as it is", async () => {
     const other = new Error("IO error: No space left on device");
     expect(await databaseOpenError(dir, other)).toBe(other);
