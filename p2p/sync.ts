@@ -2,7 +2,7 @@ import { RLP } from "@ethereumjs/rlp";
 import { pino, type Logger } from "pino";
 import { NodeError, headerHash, isNodeError, orderedTrieRoot, subchainsRoot, type Block, type BlockHeader, type Blockchain, type Hex, type ImportResult } from "../chain/index.js";
 import { isBetterTip } from "../consensus/index.js";
-import { MAX_BODIES_PER_REQUEST, MAX_HEADERS_PER_REQUEST, MAX_RESPONSE_BYTES, decodeBlockBody, type HeadersRequest, type Status } from "./messages.js";
+import { MAX_BODIES_PER_REQUEST, MAX_HEADERS_PER_REQUEST, MAX_RESPONSE_BYTES, WireErrorCode, decodeBlockBody, type HeadersRequest, type Status } from "./messages.js";
 import { isInvalidBlockError } from "./validity.js";
 
 // Header-first chain sync, independent of the transport: the network layer hands it peers that
@@ -95,6 +95,8 @@ const SyncErrorCode = {
   INVALID_BLOCK: "SYNC_INVALID_BLOCK",
   UNIMPORTABLE_BLOCK: "SYNC_UNIMPORTABLE_BLOCK",
   REQUEST_FAILED: "SYNC_REQUEST_FAILED",
+  /** An answer arrived but does not decode (wrong RLP shape, a header that is not one, over a cap). */
+  MALFORMED_ANSWER: "SYNC_MALFORMED_ANSWER",
   NOT_SERVED: "SYNC_NOT_SERVED",
   PEER_GONE: "SYNC_PEER_GONE",
   ABORTED: "SYNC_ABORTED",
@@ -409,6 +411,10 @@ export class Syncer {
       return await Promise.race([fn(controller.signal), abortedByUs]);
     } catch (e) {
       if (outer.aborted) throw aborted(peerId);
+      // the answer came and is garbage: the peer's doing, not a slow or broken link
+      if (isNodeError(e) && (e.code === WireErrorCode.MALFORMED || e.code === WireErrorCode.TOO_LARGE)) {
+        throw new SyncError({ code: SyncErrorCode.MALFORMED_ANSWER, peerId, penalty: "fatal" }, `malformed answer: ${e.message}`);
+      }
       const reason = timedOut ? `no answer within ${this.opts.requestTimeoutMs} ms` : `request failed: ${(e as Error).message}`;
       throw new SyncError({ code: SyncErrorCode.REQUEST_FAILED, peerId, penalty: "light" }, reason);
     } finally {

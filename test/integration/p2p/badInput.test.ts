@@ -104,6 +104,29 @@ describe("a peer's bad answers and requests", () => {
     expect(node.ledger.chain.head.header.number).toBe(1n);
   }, 30_000);
 
+  it("a headers answer that does not decode, from a peer that announced a heavier chain, is fatal for it in sync", async () => {
+    const genesis = await netGenesis();
+    const node = await start({ genesis });
+    const peer = await rawPeer();
+    const heavier = (): Uint8Array =>
+      encodeStatus({ ...node.network!.status(), headNumber: 50n, headHash: `0x${"ab".repeat(32)}`, totalDifficulty: 10n ** 9n });
+    await peer.rr.register("status", async () => heavier());
+    let asked = 0;
+    await peer.rr.register("headers", async () => {
+      asked++;
+      return new Uint8Array([0xc3, 0x82, 0x01]); // a list that says 3 bytes and holds 2
+    });
+    await peer.host.dial(multiaddr(addrOf(node)));
+    await peer.rr.request(node.network!.peerId, "status", heavier());
+    const id = peer.host.peerId.toString();
+    // (a timeout or a broken link costs -5: a garbage answer is no slow link)
+    await waitFor("the garbage answer penalized", () => node.network!.scores.standing(id).score <= -60, 10_000);
+    expect(node.network!.scores.standing(id).lastPenalty).toMatch(/malformed answer: malformed headers response/);
+    expect(asked).toBe(1);
+    await waitFor("the sync over", () => node.network!.syncProgress() === false, 10_000);
+    expect(node.ledger.chain.head.header.number).toBe(0n);
+  }, 30_000);
+
   it("streams opened and left silent or half-written are dropped after the deadline; the node serves meanwhile and after", async () => {
     const genesis = await netGenesis();
     const node = await start({ genesis, p2p: { reqResp: { timeoutMs: 1_500 } } });
