@@ -20,6 +20,7 @@ import { loadKeystore } from "./keystore.js";
 import { VsNode, type NodeOptions } from "./node.js";
 import { DEFAULT_MAX_PEERS, DEFAULT_P2P_ADDR, DEFAULT_P2P_PORT, DEV_P2P_ADDR } from "../p2p/index.js";
 import { multiaddr } from "@multiformats/multiaddr";
+import { peerIdFromString } from "@libp2p/peer-id";
 import { VERSION } from "./version.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -44,14 +45,30 @@ function ipv4(value: string): string {
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"];
 
+const BOOTNODE_HOSTS = ["ip4", "ip6", "dns4", "dns6"];
+
+// a bootnode that cannot be dialled would only show at debug level, every 5 s: refuse it here
 function bootnodes(value: string): string {
-  for (const b of value.split(",").map((s) => s.trim()).filter(Boolean)) {
+  const list = value.split(",").map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0) throw new InvalidArgumentError("must list at least one multiaddr /ip4/<ip>/tcp/<port>/p2p/<GuardID>");
+  for (const b of list) {
+    let why: string | null = null;
     try {
-      const ma = multiaddr(b);
-      if (!ma.toString().includes("/p2p/")) throw new Error("no /p2p/<GuardID> part");
+      const parts = multiaddr(b).getComponents();
+      const [host, tcp, p2p] = parts;
+      if (parts.length !== 3 || !BOOTNODE_HOSTS.includes(host?.name ?? "") || tcp?.name !== "tcp" || p2p?.name !== "p2p") {
+        why = "not of that shape";
+      } else {
+        try {
+          peerIdFromString(p2p.value ?? "");
+        } catch {
+          why = `"${p2p.value}" is not a Guard ID`;
+        }
+      }
     } catch (e) {
-      throw new InvalidArgumentError(`"${b}" is not a multiaddr with /p2p/<GuardID>: ${(e as Error).message}`);
+      why = (e as Error).message;
     }
+    if (why) throw new InvalidArgumentError(`"${b}" is not a multiaddr /ip4/<ip>/tcp/<port>/p2p/<GuardID>: ${why}`);
   }
   return value;
 }

@@ -13,6 +13,9 @@ const ROOT = join(new URL(".", import.meta.url).pathname, "../..");
 // jest's --experimental-vm-modules is not for the child processes
 const NO_JEST_FLAGS = { NODE_OPTIONS: "" };
 
+/** A well-formed Guard ID (nobody's). */
+const GUARD_ID = "12D3KooWDsD9RFAfvD8RF62NDbe5YDmLykHLBT3cM4cTYBRqMRrf";
+
 const closers: (() => Promise<unknown> | void)[] = [];
 afterAll(async () => {
   for (const c of closers.reverse()) await c();
@@ -74,6 +77,10 @@ describe("vs1984 node refuses option values before it touches the data dir", () 
     [["--content.confirmations", " 3"], /--content\.confirmations.*must be a positive integer/],
     [["--log.level", "loud"], /--log\.level.*Allowed choices are fatal, error, warn, info, debug, trace/],
     [["--p2p.addr", "notanip"], /--p2p\.addr.*must be an IPv4 address/],
+    [["--bootnodes", "/ip4/127.0.0.1/tcp/1/p2p/abc"], /--bootnodes.*"abc" is not a Guard ID/],
+    [["--bootnodes", `/ip4/127.0.0.1/udp/1/p2p/${GUARD_ID}`], /--bootnodes.*is not a multiaddr \/ip4\/<ip>\/tcp\/<port>\/p2p\/<GuardID>: not of that shape/],
+    [["--bootnodes", `/p2p/${GUARD_ID}`], /--bootnodes.*not of that shape/],
+    [["--bootnodes", ",,"], /--bootnodes.*must list at least one multiaddr/],
   ])("%j", async (args, pattern) => {
     const dir = join(scratch(), "data");
     const run = await vs1984(devNode(dir, ...args));
