@@ -1,10 +1,11 @@
 import { afterAll, describe, expect, it } from "@jest/globals";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { join } from "node:path";
 import { Bucket, RocksStore, bucketKey, loadGenesis } from "../../chain/index.js";
 import { runCli } from "../helpers/cli.js";
-import { openLedger, tempDir } from "../helpers/ledger.js";
+import { writeKeystore } from "../../node/keystore.js";
+import { devWallet, keyOf, openLedger, tempDir } from "../helpers/ledger.js";
 
 // What `vs1984 node` says when it is started wrongly: exit code 1 and one line naming the problem,
 // never a stack trace. (Genesis files and keystores: cli.test.ts and the genesis/keystore unit tests.)
@@ -86,6 +87,22 @@ describe("vs1984 node refuses option values before it touches the data dir", () 
     const run = await vs1984(devNode(dir, ...args));
     expectOneLineError(run, pattern);
     await expect(readdir(dir)).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe("vs1984 node with a miner keystore it cannot open", () => {
+  it("names a wrong password, a truncated file and a missing one", async () => {
+    const dir = scratch();
+    const { file } = await writeKeystore(join(dir, "keystore"), keyOf(devWallet(9)), "right", { scryptN: 1024 });
+    await writeFile(join(dir, "wrong.txt"), "wrong\n");
+    const truncated = join(dir, "truncated.json");
+    await writeFile(truncated, (await readFile(file, "utf8")).slice(0, 100));
+    const withKeystore = (keystore: string): string[] => devNode(join(dir, "data"), "--mine", "--miner.keystore", keystore, "--password-file", join(dir, "wrong.txt"));
+    expectOneLineError(await vs1984(withKeystore(file)), /^error: wrong password for keystore .*UTC--/);
+    expectOneLineError(await vs1984(withKeystore(truncated)), /^error: keystore .*truncated\.json is malformed: not valid JSON/);
+    expectOneLineError(await vs1984(withKeystore(join(dir, "none.json"))), /^error: cannot read keystore .*none\.json: ENOENT/);
+    // refused before the data dir is made
+    await expect(readdir(join(dir, "data"))).rejects.toThrow(/ENOENT/);
   });
 });
 
