@@ -510,7 +510,7 @@ export function ethMethods(deps: EthDeps): RpcMethod[] {
       name: "eth_feeHistory",
       summary: "Returns base fees, gas used ratios and tip percentiles of a range of blocks.",
       params: [
-        param.custom("blockCount", rs.quantity, parseCount),
+        param.custom("blockCount", { oneOf: [rs.quantity, { type: "integer", minimum: 0 }, { type: "string", pattern: "^[0-9]+$" }] }, parseCount),
         param.block("newestBlock"),
         param.optional(param.custom("rewardPercentiles", rs.array({ type: "number" }), parseRewardPercentiles)),
       ],
