@@ -79,6 +79,52 @@ interface DeliveryRecord {
 const registry = new Interface(CONTENT_REGISTRY_ABI);
 const PURCHASED_TOPIC = registry.getEvent("Purchased")!.topicHash.toLowerCase() as Hex;
 
+const HASH = /^0x[0-9a-f]{64}$/i;
+const ADDRESS = /^0x[0-9a-f]{40}$/i;
+const UINT = /^(0|[1-9][0-9]*)$/;
+
+/**
+ * The scan cursor and open purchases of a key-delivery record (`file` is named in errors). A file
+ * that is not one says what is wrong and that moving it away is safe: the service then scans from
+ * block 0 again, and a purchase already delivered on chain is not delivered twice.
+ */
+export function parseDeliveryRecord(text: string, file: string): { scanned: { number: bigint; hash: Hex } | null; open: OpenPurchase[] } {
+  const damaged = (why: string): Error =>
+    new Error(`key-delivery record ${file} is damaged (${why}): move it away and the service scans the chain for purchases again`);
+  let r: unknown;
+  try {
+    r = JSON.parse(text);
+  } catch (e) {
+    throw damaged(`not JSON: ${(e as Error).message}`);
+  }
+  if (typeof r !== "object" || r === null || Array.isArray(r)) throw damaged("not a JSON object");
+  const record = r as Partial<Record<keyof DeliveryRecord, unknown>>;
+  if (record.version !== 1) throw damaged(`unknown version ${JSON.stringify(record.version)}`);
+  let scanned: { number: bigint; hash: Hex } | null = null;
+  if (record.scanned !== null) {
+    const sc = record.scanned as { number?: unknown; hash?: unknown } | undefined;
+    if (typeof sc !== "object" || typeof sc.number !== "string" || !UINT.test(sc.number) || typeof sc.hash !== "string" || !HASH.test(sc.hash)) {
+      throw damaged("field scanned must be null or {number, hash}");
+    }
+    scanned = { number: BigInt(sc.number), hash: sc.hash as Hex };
+  }
+  if (!Array.isArray(record.open)) throw damaged("field open must be an array");
+  const open = record.open.map((o: unknown, i): OpenPurchase => {
+    const p = (typeof o === "object" && o !== null ? o : {}) as Record<string, unknown>;
+    const ok =
+      typeof p.contentId === "string" &&
+      UINT.test(p.contentId) &&
+      typeof p.buyer === "string" &&
+      ADDRESS.test(p.buyer) &&
+      typeof p.txHash === "string" &&
+      HASH.test(p.txHash) &&
+      (p.deliveryTx === null || (typeof p.deliveryTx === "string" && HASH.test(p.deliveryTx)));
+    if (!ok) throw damaged(`open[${i}] must be {contentId, buyer, txHash, deliveryTx}`);
+    return { contentId: BigInt(p.contentId as string), buyer: p.buyer as Hex, txHash: p.txHash as Hex, deliveryTx: p.deliveryTx as Hex | null };
+  });
+  return { scanned, open };
+}
+
 /** The file the service keeps its scan cursor and open purchases in. */
 export function keyDeliveryFile(datadir: string): string {
   return join(datadir, "key-delivery.json");
@@ -343,14 +389,10 @@ export class KeyDeliveryService {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
       throw e;
     }
-    const r = JSON.parse(text) as DeliveryRecord;
-    if (r.version !== 1) throw new Error(`${keyDeliveryFile(this.opts.datadir)}: unknown version ${String(r.version)}`);
-    this.scanned = r.scanned ? { number: BigInt(r.scanned.number), hash: r.scanned.hash } : null;
+    const r = parseDeliveryRecord(text, keyDeliveryFile(this.opts.datadir));
+    this.scanned = r.scanned;
     this.open.clear();
-    for (const o of r.open) {
-      const contentId = BigInt(o.contentId);
-      this.open.set(`${contentId}:${o.buyer}`, { contentId, buyer: o.buyer, txHash: o.txHash, deliveryTx: o.deliveryTx });
-    }
+    for (const o of r.open) this.open.set(`${o.contentId}:${o.buyer}`, o);
   }
 
   /** Writes the record to a temporary file and renames it into place (a crash leaves the old or the new one). */
