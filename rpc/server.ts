@@ -34,6 +34,8 @@ export interface RpcServerOptions {
   maxCallsInFlight: number;
   /** Time a client has to send a whole HTTP request, headers and body; then HTTP 408 and the connection is closed. */
   requestTimeoutMs: number;
+  /** An HTTP connection with nothing sent or received for this long is closed (a client that stops reading its answer). */
+  idleTimeoutMs: number;
   /** Deepest nesting of arrays and objects in one request (a batch counts as a level); deeper is refused unparsed. */
   maxJsonDepth: number;
   /** Most WebSocket connections at once; a further upgrade is refused with HTTP 503. */
@@ -57,6 +59,8 @@ export const defaultRpcServerOptions: RpcServerOptions = {
   batchConcurrency: 4,
   maxCallsInFlight: 256,
   requestTimeoutMs: 30_000,
+  // longer than any call may run (vs_publishContent waits up to 60 s) and than keep-alive (72 s)
+  idleTimeoutMs: 120_000,
   maxJsonDepth: 64,
   maxWsConnections: 1000,
   wsPingIntervalMs: 30_000,
@@ -397,6 +401,9 @@ export class RpcServer {
       // headers and the body must both arrive within requestTimeoutMs. Node checks the deadline
       // every connectionsCheckingInterval (30 s by default, which would double the time allowed).
       requestTimeout: opts.requestTimeoutMs,
+      // A client that stops reading (its answer queued in memory for ever) is cut off; ws turns
+      // this off for WebSocket connections, which have their pings.
+      connectionTimeout: opts.idleTimeoutMs,
       http: {
         requestTimeout: opts.requestTimeoutMs,
         headersTimeout: opts.requestTimeoutMs,

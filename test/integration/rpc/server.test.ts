@@ -845,6 +845,22 @@ describe("RpcServer under hostile clients", () => {
     await close();
   });
 
+  it("closes an HTTP connection whose client stops reading its answers, after idleTimeoutMs", async () => {
+    const [{ server }, close] = await startServer({ idleTimeoutMs: 500 });
+    // five pipelined batches of about 4 MB of answer each: more than the kernel's socket buffers take
+    const batch = JSON.stringify(Array.from({ length: 200 }, (_, i) => call("test_echo", ["y".repeat(20_000)], i)));
+    const request = `POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(batch)}\r\n\r\n${batch}`;
+    const reader = rawClient(server.port, request.repeat(5));
+    reader.socket.pause();
+    await delay(1500);
+    reader.socket.resume();
+    expect(await reader.closed).toBeLessThan(10_000);
+    // cut off with answers still unsent (a client that keeps reading gets all five)
+    expect(reader.received().match(/HTTP\/1\.1 200 /g)?.length ?? 0).toBeLessThan(5);
+    expect((await post(server, call("test_echo", ["others still served"]))).body).toEqual({ jsonrpc: "2.0", id: 1, result: "others still served" });
+    await close();
+  });
+
   it("refuses a body declared larger than the limit at once, without waiting for it", async () => {
     const [{ server }, close] = await startServer();
     const big = rawClient(server.port, `POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${64 * 1024 * 1024}\r\n\r\n[`);
