@@ -65,7 +65,7 @@ describe("viem public and wallet clients against a dev node", () => {
   it("derives the dev accounts from the mnemonic as the node funds them", async () => {
     expect(mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 0 }).address).toBe(account.address);
     expect(await client.getChainId()).toBe(1984);
-    expect(await client.getBalance({ address: account.address })).toBe(parseEther("10000"));
+    expect(await client.getBalance({ address: devAddress(6) })).toBe(parseEther("10000"));
   });
 
   it("reads blocks by tag, number and hash, with hashes or whole transactions", async () => {
@@ -75,8 +75,9 @@ describe("viem public and wallet clients against a dev node", () => {
     expect([latest.number, latest.hash]).toEqual([head.header.number, head.hash]);
     expect((await client.getBlock({ blockTag: "pending" })).hash).toBe(head.hash);
     expect((await client.getBlock({ blockTag: "earliest" })).number).toBe(0n);
-    expect((await client.getBlock({ blockTag: "safe" })).number).toBe(0n); // 6 below a head of 2: genesis
-    expect((await client.getBlock({ blockTag: "finalized" })).number).toBe(0n);
+    const below = (depth: bigint): bigint => (head.header.number > depth ? head.header.number - depth : 0n);
+    expect((await client.getBlock({ blockTag: "safe" })).number).toBe(below(6n));
+    expect((await client.getBlock({ blockTag: "finalized" })).number).toBe(below(24n));
     const byNumber = await client.getBlock({ blockNumber: 1n });
     expect(await client.getBlock({ blockHash: byNumber.hash })).toEqual(byNumber);
     const full = await client.getBlock({ blockNumber: 1n, includeTransactions: true });
@@ -216,8 +217,14 @@ describe("viem public and wallet clients against a dev node", () => {
   });
 
   it("answers rejected transactions with the words behind viem's error classes", async () => {
-    const w = wallet;
+    // its own sender with one mined transaction, so nonce 0 is spent whatever ran before
+    const sender = privateKeyToAccount(devWallet(4).privateKey as Hex);
+    const w = walletClient(url, sender);
     const base = { to, value: 1n, gas: 21000n, maxFeePerGas: parseGwei("3"), maxPriorityFeePerGas: parseGwei("1") };
+    const first = await w.sendTransaction({ ...base, nonce: 0 });
+    const mined = client.waitForTransactionReceipt({ hash: first, pollingInterval: 50, timeout: 20_000 });
+    await mineAs(node.ledger, 9);
+    await mined;
     const classOf = async (p: Promise<unknown>): Promise<unknown> => {
       try {
         await p;
@@ -228,7 +235,8 @@ describe("viem public and wallet clients against a dev node", () => {
       }
       throw new Error("expected the send to fail");
     };
-    const nonce = await client.getTransactionCount({ address: account.address, blockTag: "pending" });
+    const nonce = await client.getTransactionCount({ address: sender.address, blockTag: "pending" });
+    expect(nonce).toBe(1);
     expect(await classOf(w.sendTransaction({ ...base, nonce: 0 }))).toBe(NonceTooLowError);
     expect(await classOf(w.sendTransaction({ ...base, nonce: nonce + 1000 }))).toBe(NonceTooHighError);
     expect(await classOf(w.sendTransaction({ ...base, nonce, value: parseEther("1000000") }))).toBe(InsufficientFundsError);
