@@ -338,8 +338,12 @@ export class RpcServer {
   /** Pings every WebSocket client, first cutting off those that did not answer the last ping (a vanished peer). */
   private readonly pingAll = (): void => {
     for (const c of this.connections) {
-      // a client the server stopped reading (too many messages pending) cannot be heard answering
-      if (c.socket.isPaused) continue;
+      // a client the server stopped reading (too many messages pending) cannot be heard answering;
+      // it gets a fresh ping once it is read again
+      if (c.socket.isPaused) {
+        c.answeredPing = true;
+        continue;
+      }
       if (!c.answeredPing) {
         this.log.debug({ connection: c.id }, "Disconnecting a WebSocket client that did not answer a ping");
         c.socket.terminate();
