@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { isValidChecksumAddress, toChecksumAddress } from "@ethereumjs/util";
 import { NodeError, isNodeError } from "./errors.js";
 import type { Hex } from "./types.js";
@@ -447,10 +447,17 @@ export function parseGenesis(json: unknown): GenesisConfig {
   return { name, chainId, timestamp, extraData, gasLimit, baseFeePerGas, blockReward, consensus, alloc, subchains };
 }
 
+/** Largest genesis file read: 64 MiB, room for some 800,000 alloc entries. */
+export const MAX_GENESIS_FILE_BYTES = 64 * 1024 * 1024;
+
 /** Reads and validates the genesis file at `path`; throws `NodeError` with a `GenesisErrorCode`. */
 export async function loadGenesis(path: string): Promise<GenesisConfig> {
   let text: string;
   try {
+    // a device or a pipe would be read without end (/dev/zero) or wait for a writer forever
+    const s = await stat(path);
+    if (!s.isFile()) throw new Error("not a regular file");
+    if (s.size > MAX_GENESIS_FILE_BYTES) throw new Error(`${s.size} bytes, more than the ${MAX_GENESIS_FILE_BYTES} a genesis file may have`);
     text = await readFile(path, "utf8");
   } catch (e) {
     throw new NodeError<GenesisErrorType>(

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from "@jest/globals";
-import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, readFile, readdir, truncate, writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { join } from "node:path";
 import { Bucket, RocksStore, bucketKey, loadGenesis } from "../../chain/index.js";
@@ -87,6 +88,21 @@ describe("vs1984 node refuses option values before it touches the data dir", () 
     const run = await vs1984(devNode(dir, ...args));
     expectOneLineError(run, pattern);
     await expect(readdir(dir)).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe("a genesis file that is not a file to read", () => {
+  it("is refused without reading it: a device, a pipe with no writer, a file over 64 MiB", async () => {
+    const dir = scratch();
+    const fifo = join(dir, "pipe.json");
+    execFileSync("mkfifo", [fifo]);
+    const huge = join(dir, "huge.json");
+    await writeFile(huge, "");
+    await truncate(huge, 64 * 1024 * 1024 + 1); // sparse: nothing is written
+    expectOneLineError(await vs1984(["genesis", "check", "/dev/zero"]), /cannot read genesis file "\/dev\/zero": not a regular file/);
+    expectOneLineError(await vs1984(["genesis", "check", fifo]), /cannot read genesis file ".*pipe\.json": not a regular file/);
+    expectOneLineError(await vs1984(["genesis", "check", huge]), /cannot read genesis file ".*huge\.json": 67108865 bytes, more than the 67108864/);
+    expectOneLineError(await vs1984(["node", "--genesis", fifo, "--datadir", join(dir, "data")]), /cannot read genesis file ".*pipe\.json": not a regular file/);
   });
 });
 
