@@ -26,6 +26,7 @@ export const TxErrorCode = {
   INSUFFICIENT_FUNDS: "TX_INSUFFICIENT_FUNDS",
   INTRINSIC_GAS_TOO_LOW: "TX_INTRINSIC_GAS_TOO_LOW",
   FEE_TOO_LOW: "TX_FEE_TOO_LOW",
+  TIP_ABOVE_FEE_CAP: "TX_TIP_ABOVE_FEE_CAP",
   OVERSIZED: "TX_OVERSIZED",
   UNSUPPORTED_TYPE: "TX_UNSUPPORTED_TYPE",
 } as const;
@@ -44,6 +45,7 @@ export type TxErrorType =
   | { code: typeof TxErrorCode.INSUFFICIENT_FUNDS; from: Hex; balance: bigint; cost: bigint }
   | { code: typeof TxErrorCode.INTRINSIC_GAS_TOO_LOW; gasLimit: bigint; intrinsicGas: bigint }
   | { code: typeof TxErrorCode.FEE_TOO_LOW; maxFeePerGas: bigint; baseFee: bigint }
+  | { code: typeof TxErrorCode.TIP_ABOVE_FEE_CAP; maxPriorityFeePerGas: bigint; maxFeePerGas: bigint }
   | { code: typeof TxErrorCode.OVERSIZED; size: number; maxSize: number }
   | { code: typeof TxErrorCode.UNSUPPORTED_TYPE; txType: number };
 
@@ -416,6 +418,7 @@ function decodeFeeMarket(raw: Uint8Array, values: RlpValues[], chainId: bigint, 
   }
   checkHighS(values.length === 12 ? values[11] : undefined);
   if (values.length === 12 || values.length === 9) checkAccessListShape(values[8]);
+  checkTipBelowFeeCap(values[2], values[3]);
 
   let tx: FeeMarket1559Tx;
   try {
@@ -526,6 +529,20 @@ function checkAccessListShape(list: RlpValues | undefined): void {
       throw badRlp("an access list entry is not [address, [storage keys]]");
     }
     for (const key of keys) if (!(key instanceof Uint8Array)) throw badRlp("an access list storage key is not a string");
+  }
+}
+
+function checkTipBelowFeeCap(tipField: RlpValues | undefined, feeCapField: RlpValues | undefined): void {
+  // The library refuses it with a generic error; geth's words let clients (viem's
+  // TipAboveFeeCapError) tell what is wrong.
+  if (!isCanonicalUint(tipField) || !isCanonicalUint(feeCapField) || tipField.length > 32 || feeCapField.length > 32) return;
+  const tip = bytesToUint(tipField);
+  const feeCap = bytesToUint(feeCapField);
+  if (tip > feeCap) {
+    throw new TxError(
+      { code: TxErrorCode.TIP_ABOVE_FEE_CAP, maxPriorityFeePerGas: tip, maxFeePerGas: feeCap },
+      `max priority fee per gas higher than max fee per gas: the tip ${tip} is above the fee cap ${feeCap}`,
+    );
   }
 }
 

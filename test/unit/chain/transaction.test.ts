@@ -339,6 +339,20 @@ describe("decodeTransaction refuses", () => {
     expect(decodeTransaction(getBytesSync({ ...withList, gasLimit: 23400n }), CHAIN_ID).gasLimit).toBe(23400n);
   });
 
+  it("TIP_ABOVE_FEE_CAP: a type 2 tip above its fee cap, in geth's words (viem's TipAboveFeeCapError)", async () => {
+    // ethers and viem refuse to sign such a transaction, so the tip is raised after signing; the
+    // check comes before the signature's
+    const raw = reencode(await signed(transfer()), (items) => {
+      items[2] = uint(3_000_000_001n);
+    });
+    const e = txErrorOf(() => decodeTransaction(raw, CHAIN_ID));
+    expect(e.type).toEqual({ code: TxErrorCode.TIP_ABOVE_FEE_CAP, maxPriorityFeePerGas: 3_000_000_001n, maxFeePerGas: 3_000_000_000n });
+    expect(e.message).toMatch(/^max priority fee per gas higher than max fee per gas: /);
+    // equal is allowed
+    const equal = reencode(await signed(transfer({ maxPriorityFeePerGas: 3_000_000_000n })), () => {});
+    expect(decodeTransaction(equal, CHAIN_ID).maxPriorityFeePerGas).toBe(3_000_000_000n);
+  });
+
   it("throws nothing but TxError for random bytes", () => {
     const typed = fc.uint8Array({ maxLength: 200 }).map((b) => Uint8Array.from([2, ...b]));
     fc.assert(
@@ -449,7 +463,7 @@ describe("fee and account checks", () => {
   it("error codes are the TX_ strings", () => {
     expect(Object.values(TxErrorCode).every((c) => c.startsWith("TX_"))).toBe(true);
     expect(TxErrorCode.NONCE_TOO_LOW).toBe("TX_NONCE_TOO_LOW");
-    expect(Object.keys(TxErrorCode)).toHaveLength(11);
+    expect(Object.keys(TxErrorCode)).toHaveLength(12);
   });
 });
 
