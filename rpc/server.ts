@@ -24,8 +24,8 @@ export interface RpcServerOptions {
   maxWsFrameBytes: number;
   /** Unsent bytes a WebSocket client may leave queued before it is disconnected as too slow. */
   maxWsBufferedBytes: number;
-  /** Most TCP connections (HTTP and WebSocket) at once; absent = no cap. */
-  maxConnections?: number;
+  /** Most TCP connections (HTTP and WebSocket) at once; further ones are closed as they arrive. */
+  maxConnections: number;
   /** Largest answer to one request (a batch's answers together); later calls get -32005. */
   maxResponseBytes: number;
   /** Calls of one batch run at most this many at a time. */
@@ -63,6 +63,8 @@ export const defaultRpcServerOptions: RpcServerOptions = {
   idleTimeoutMs: 120_000,
   maxJsonDepth: 64,
   maxWsConnections: 1000,
+  // room for every WebSocket client plus as many HTTP ones
+  maxConnections: 2000,
   wsPingIntervalMs: 30_000,
   maxWsPendingMessages: 32,
 };
@@ -414,7 +416,7 @@ export class RpcServer {
         connectionsCheckingInterval: Math.min(5000, Math.max(50, Math.floor(opts.requestTimeoutMs / 4))),
       },
     });
-    if (opts.maxConnections !== undefined) app.server.maxConnections = opts.maxConnections;
+    app.server.maxConnections = opts.maxConnections;
 
     // Bodies are parsed here, not by fastify, so a bad one is answered with -32700 in JSON-RPC form.
     app.removeAllContentTypeParsers();
@@ -460,6 +462,21 @@ export class RpcServer {
         .type(JSON_TYPE)
         .send(
           errorAnswer(null, new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `too many WebSocket connections: at most ${opts.maxWsConnections}`)),
+        );
+    });
+
+    // A compressed body would reach the JSON parser as binary and be answered -32700 quoting it.
+    app.addHook("onRequest", (req, reply, done) => {
+      const encoding = req.headers["content-encoding"]?.trim().toLowerCase();
+      if (encoding === undefined || encoding === "" || encoding === "identity") return done();
+      void reply
+        .code(415)
+        .type(JSON_TYPE)
+        .send(
+          errorAnswer(
+            null,
+            new RpcError(RpcErrorCode.INVALID_REQUEST, "invalid request: content encodings are not supported, send the body uncompressed"),
+          ),
         );
     });
 

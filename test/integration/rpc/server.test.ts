@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createConnection, type Socket } from "node:net";
+import { gzipSync } from "node:zlib";
 import { setImmediate as tick, setTimeout as delay } from "node:timers/promises";
 import { describe, expect, it } from "@jest/globals";
 import { JsonRpcProvider } from "ethers";
@@ -879,6 +880,40 @@ describe("RpcServer under hostile clients", () => {
     form.set("jsonrpc", "2.0");
     const multipart = await fetch(server.url, { method: "POST", body: form });
     expect(multipart.status).toBe(415);
+    await close();
+  });
+
+  it("refuses a compressed body with HTTP 415 instead of parsing it as JSON", async () => {
+    const [{ server }, close] = await startServer();
+    const body = gzipSync(JSON.stringify(call("test_echo", ["x"])));
+    for (const encoding of ["gzip", "br, gzip", "x-unknown"]) {
+      const res = await fetch(server.url, { method: "POST", headers: { ...JSON_HEADERS, "content-encoding": encoding }, body });
+      expect(res.status).toBe(415);
+      const error = errorOf(await res.json());
+      expect(error.code).toBe(RpcErrorCode.INVALID_REQUEST);
+      expect(error.message).toBe("invalid request: content encodings are not supported, send the body uncompressed");
+    }
+    const plain = await fetch(server.url, {
+      method: "POST",
+      headers: { ...JSON_HEADERS, "content-encoding": "identity" },
+      body: JSON.stringify(call("test_echo", ["x"])),
+    });
+    expect(plain.status).toBe(200);
+    await close();
+  });
+
+  it("closes TCP connections beyond maxConnections and serves the ones it holds", async () => {
+    const [{ server }, close] = await startServer({ maxConnections: 2 });
+    const held = [rawClient(server.port, ""), rawClient(server.port, "")];
+    await delay(100);
+    const extra = rawClient(server.port, "");
+    expect(await extra.closed).toBeLessThan(2000);
+    expect(extra.received()).toBe("");
+    const body = JSON.stringify(call("test_echo", ["x"]));
+    held[0]!.socket.write(`POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    for (let i = 0; i < 40 && !held[0]!.received().includes('"result":"x"'); i++) await delay(50);
+    expect(held[0]!.received()).toContain('"result":"x"');
+    for (const c of held) c.socket.destroy();
     await close();
   });
 
