@@ -202,6 +202,17 @@ async function runNode(opts: NodeCommandOptions, program: Command): Promise<void
   process.on("SIGTERM", () => shutdown("SIGTERM"));
 }
 
+// `vs1984 … | head` closes our stdout early: a node then stops as on Ctrl-C (cleanly), any other
+// command ends quietly, as Unix tools do, instead of dying on an unhandled EPIPE with a stack
+let readerGone = false;
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code !== "EPIPE") throw e;
+  if (readerGone) return;
+  readerGone = true;
+  if (process.listenerCount("SIGTERM") > 0) process.emit("SIGTERM", "SIGTERM");
+  else process.exit(0);
+});
+
 const program = new Command("vs1984").description("VS1984 full node").version(VERSION);
 program
   .command("node")

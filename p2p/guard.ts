@@ -1,4 +1,5 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
+import { constants as fsConstants } from "node:fs";
 import { chmod, link, mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { inspect } from "node:util";
@@ -137,7 +138,8 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 async function readKeyFile(file: string): Promise<Uint8Array | null> {
   let fh;
   try {
-    fh = await open(file, "r");
+    // non-blocking: opening a named pipe for reading would otherwise wait for a writer forever
+    fh = await open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw fileError(file, "read", e);

@@ -203,3 +203,13 @@ describe("vs1984 node on a port it cannot have", () => {
     expectOneLineError(run, /cannot serve JSON-RPC on no-such-host\.invalid:8545: the host name does not resolve/);
   });
 });
+
+describe("a reader that goes away", () => {
+  it("ends a command quietly with exit code 0, as Unix tools do (vs1984 … | head)", async () => {
+    const cli = runCli(["guard", "show", "--datadir", join(scratch(), "data")], NO_JEST_FLAGS);
+    cli.child.stdout.destroy(); // closed before the first line is written
+    cli.child.stdin.end();
+    expect(await cli.exited()).toBe(0);
+    expect(cli.output()).not.toMatch(/EPIPE|\n\s+at /);
+  });
+});
