@@ -1,7 +1,7 @@
 // `vs1984 content`: publish encrypted content, buy it, get it once the author's node delivered the
 // key, refund it after the deadline. Talks to a node over JSON-RPC as `vs1984 wallet send` does;
 // keys are signed locally from a keystore file. Formats and the life of a purchase: docs/content.md.
-import { readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { bytesToHex, hexToBytes } from "@ethereumjs/util";
 import { Command, InvalidArgumentError } from "commander";
@@ -47,6 +47,21 @@ async function resolveSubchain(s: Session, nameOrId: string): Promise<SubchainIn
 function contentIdArg(value: string): bigint {
   if (!/^[1-9][0-9]*$/.test(value)) throw new InvalidArgumentError("must be a content id (1, 2, ...)");
   return BigInt(value);
+}
+
+/** Largest payload file `content get --payload` reads: the genesis caps every sub-chain's payloads at 16 MiB. */
+const MAX_PAYLOAD_FILE_BYTES = 16 * 1024 * 1024;
+
+/** The size of `file` if it is a regular file; a missing file, a folder, a device or a pipe is refused (before any prompt). */
+async function regularFileSize(file: string, what: string): Promise<number> {
+  let s;
+  try {
+    s = await stat(file);
+  } catch (e) {
+    throw new Error(`cannot read ${what} ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!s.isFile()) throw new Error(`cannot read ${what} ${file}: not a regular file`);
+  return s.size;
 }
 
 function countArg(value: string): number {
@@ -162,8 +177,13 @@ function publishCommand(): Command {
     .option("--datadir <dir>", "data folder whose content-keys/ receives the content key (the author's node's)", DEFAULT_WALLET_DATADIR)
     .option("--save-payload <file>", "also write the encrypted payload to this file")
     .action(async (file: string, opts: AccountOpts & { price: bigint; subchain: string; deliveryBlocks: number; datadir: string; savePayload?: string }) => {
+      const size = await regularFileSize(file, "the file to publish");
       const s = await open(opts);
       const subchain = await resolveSubchain(s, opts.subchain);
+      // encryption only adds to it: a larger file cannot fit, and is not read into memory
+      if (size > subchain.maxPayloadBytes) {
+        throw new Error(`${file} is ${size} bytes: sub-chain ${subchain.name} takes payloads of at most ${subchain.maxPayloadBytes} bytes (encrypted)`);
+      }
       const plain = await readFile(file);
       const key = generateContentKey();
       const payload = encryptContent(plain, key);
@@ -212,6 +232,9 @@ function getCommand(): Command {
     .requiredOption("--out <file>", "where to write the decrypted content")
     .option("--payload <file>", "the encrypted payload from a file instead of vs_getPayload (checked against the content hash all the same)")
     .action(async (id: bigint, opts: AccountOpts & { out: string; payload?: string }) => {
+      if (opts.payload && (await regularFileSize(opts.payload, "the payload file")) > MAX_PAYLOAD_FILE_BYTES) {
+        throw new Error(`the payload file ${opts.payload} is larger than any payload (${MAX_PAYLOAD_FILE_BYTES} bytes at most)`);
+      }
       const s = await open(opts);
       const c = await view(s, "getContent", [id]);
       const [contentHash, commitment, deliveryBlocks] = [c[2] as Hex, c[4] as Hex, c[5] as bigint];

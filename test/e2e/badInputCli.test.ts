@@ -106,6 +106,21 @@ describe("a genesis file that is not a file to read", () => {
   });
 });
 
+describe("vs1984 content with files it cannot use", () => {
+  it("refuses a missing file, a device and an oversized payload file before asking for a password", async () => {
+    const dir = scratch();
+    const huge = join(dir, "huge.bin");
+    await writeFile(huge, "");
+    await truncate(huge, 16 * 1024 * 1024 + 1);
+    // no --password-file and no terminal: reaching the password would fail with "no password"
+    const account = ["--keystore", join(dir, "none.json")];
+    expectOneLineError(await vs1984(["content", "publish", "/dev/zero", "--price", "1", "--subchain", "posts", ...account]), /cannot read the file to publish \/dev\/zero: not a regular file/);
+    expectOneLineError(await vs1984(["content", "publish", join(dir, "none.md"), "--price", "1", "--subchain", "posts", ...account]), /cannot read the file to publish .*none\.md: ENOENT/);
+    expectOneLineError(await vs1984(["content", "get", "1", "--out", join(dir, "out"), "--payload", "/dev/zero", ...account]), /cannot read the payload file \/dev\/zero: not a regular file/);
+    expectOneLineError(await vs1984(["content", "get", "1", "--out", join(dir, "out"), "--payload", huge, ...account]), /the payload file .*huge\.bin is larger than any payload/);
+  });
+});
+
 describe("vs1984 node with a miner keystore it cannot open", () => {
   it("names a wrong password, a truncated file and a missing one", async () => {
     const dir = scratch();
