@@ -87,12 +87,18 @@ export const ChainErrorCode = {
   /** A publish transaction whose payload is in no sealed sub-block of its sub-chain, or a payload that does not match. */
   MISSING_PAYLOAD: "CHAIN_MISSING_PAYLOAD",
   WRONG_GENESIS: "CHAIN_WRONG_GENESIS",
+  /** The database holds a genesis but its head pointer, head block or head's total difficulty is missing or unreadable. */
+  DATABASE_DAMAGED: "CHAIN_DATABASE_DAMAGED",
 } as const;
 /** One of ChainErrorCode. */
 export type ChainErrorCode = (typeof ChainErrorCode)[keyof typeof ChainErrorCode];
 
 /** A block the chain refuses, or a database that does not match the genesis. */
-export class ChainError extends NodeError<{ code: ChainErrorCode }> {}
+export class ChainError extends NodeError<{ code: ChainErrorCode; reason?: string }> {}
+
+function databaseDamaged(reason: string): ChainError {
+  return new ChainError({ code: ChainErrorCode.DATABASE_DAMAGED, reason }, `the chain database is damaged: ${reason}`);
+}
 
 /** Events of the chain, by name. */
 export const ChainEvent = {
@@ -288,9 +294,17 @@ export class Blockchain extends EventEmitter {
       );
     }
     this.genesisBlock = block;
-    const headHash = bytesToHex((await store.get(HEAD_KEY))!) as Hex;
-    this.headBlock = (await this.getBlock(headHash))!;
-    this.headTd = (await this.getTotalDifficulty(headHash))!;
+    const head = await store.get(HEAD_KEY);
+    if (head?.length !== 32) throw databaseDamaged(head ? `its head pointer is ${head.length} bytes, not a 32-byte hash` : "it has no head pointer");
+    const headHash = bytesToHex(head) as Hex;
+    const headBlock = await this.getBlock(headHash).catch((e: unknown) => {
+      throw databaseDamaged(`its head block ${headHash} does not decode: ${(e as Error).message}`);
+    });
+    if (!headBlock) throw databaseDamaged(`its head pointer names ${headHash}, a block it does not hold`);
+    const headTd = await this.getTotalDifficulty(headHash);
+    if (headTd === undefined) throw databaseDamaged(`its head block ${headHash} has no total difficulty`);
+    this.headBlock = headBlock;
+    this.headTd = headTd;
   }
 
   /** Forgets in-memory state; the store is closed by its owner. */

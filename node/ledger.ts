@@ -3,6 +3,7 @@ import { bytesToHex } from "@ethereumjs/util";
 import { BlockImporter, BlockProducer, Miner, type MinerOptions, WorkProvider, isBetterTip } from "../consensus/index.js";
 import {
   Blockchain,
+  ChainErrorCode,
   ChainEvent,
   PayloadPool,
   PayloadPoolEvent,
@@ -124,10 +125,10 @@ export class Ledger {
       });
       // a chain rule's refusal (another genesis) says what is wrong itself; anything else is a database that does not read as a chain
       await this.chain.start().catch((e: unknown) => {
-        throw isNodeError(e) ? e : damagedDatabaseError(this.opts.datadir, (e as Error).message, e);
+        if (!isNodeError(e)) throw damagedDatabaseError(this.opts.datadir, (e as Error).message, e);
+        if (e.code !== ChainErrorCode.DATABASE_DAMAGED) throw e;
+        throw damagedDatabaseError(this.opts.datadir, (e.type as { reason?: string }).reason ?? e.message, e);
       });
-      // Blockchain.start takes the head pointer on trust: one naming no stored block leaves no head
-      if (!this.hasHead()) throw damagedDatabaseError(this.opts.datadir, "its head pointer names no stored block");
       this.chain.on(ChainEvent.newHead, this.onNewHead);
       this.payloads.start();
       this.started = true;
@@ -135,14 +136,6 @@ export class Ledger {
     } catch (e) {
       await this.stop();
       throw e;
-    }
-  }
-
-  private hasHead(): boolean {
-    try {
-      return this.chain.head !== undefined;
-    } catch {
-      return false;
     }
   }
 

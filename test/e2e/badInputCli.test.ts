@@ -176,10 +176,10 @@ describe("vs1984 node on a data dir it cannot use", () => {
   });
 
   it.each([
-    ["missing", null],
-    ["too short", new Uint8Array([1, 2, 3])],
-    ["naming no stored block", new Uint8Array(32).fill(7)],
-  ])("says the chain database is damaged when its head pointer is %s", async (_what, head) => {
+    ["missing", null, "it has no head pointer"],
+    ["too short", new Uint8Array([1, 2, 3]), "its head pointer is 3 bytes, not a 32-byte hash"],
+    ["naming no stored block", new Uint8Array(32).fill(7), `its head pointer names 0x${"07".repeat(32)}, a block it does not hold`],
+  ])("says the chain database is damaged when its head pointer is %s", async (_what, head, why) => {
     const dir = scratch();
     const [, close] = await openLedger(await loadGenesis(join(ROOT, "genesis", "dev.json")), { datadir: dir });
     await close();
@@ -188,7 +188,9 @@ describe("vs1984 node on a data dir it cannot use", () => {
     const key = bucketKey(Bucket.meta, new TextEncoder().encode("head"));
     await store.batch([head ? { type: "put", key, value: head } : { type: "del", key }]);
     await store.stop();
-    expectOneLineError(await vs1984(devNode(dir, "--mine")), /the chain database in .*chain is damaged \(.+\): restore it from a backup, or move it away/);
+    const run = await vs1984(devNode(dir, "--mine"));
+    expectOneLineError(run, /the chain database in .*chain is damaged \(.+\): restore it from a backup, or move it away/);
+    expect(run.output).toContain(`is damaged (${why})`);
   });
 
   it("says the chain database is damaged when RocksDB finds it corrupt", async () => {
