@@ -444,6 +444,16 @@ export function parseGenesis(json: unknown): GenesisConfig {
   const consensus = parseConsensus(get("consensus"), "consensus");
   const alloc = parseAlloc(get("alloc"), "alloc");
   const subchains = parseSubchains(get("subchains"), "subchains", gasLimit);
+  // Rewards create coins: over 2^64 blocks (block numbers are 64-bit) they and the alloc must still
+  // fit the 256-bit balance of one account, so no balance can ever overflow.
+  let supply = 0n;
+  for (const balance of alloc.values()) supply += balance;
+  if (blockReward > (MAX_UINT256 - supply) >> 64n) {
+    throw invalid(
+      "blockReward",
+      `must be at most (2^256 - 1 - the alloc balances) / 2^64 = ${(MAX_UINT256 - supply) >> 64n} (rewards of 2^64 blocks must not overflow a balance)`,
+    );
+  }
   return { name, chainId, timestamp, extraData, gasLimit, baseFeePerGas, blockReward, consensus, alloc, subchains };
 }
 

@@ -202,7 +202,8 @@ const genesisArb: fc.Arbitrary<GenesisConfig> = fc
     // room for a 16 MiB payload at 1 gas per byte, so every sub-chain size is possible
     gasLimit: uint(21000n + 2n ** 24n, 2n ** 64n - 1n),
     baseFeePerGas: uint(0n, 2n ** 256n - 1n),
-    blockReward: uint(0n, 2n ** 256n - 1n),
+    // with alloc at most 16 * 2^240 < 2^245, any reward below 2^191 keeps 2^64 blocks of rewards within 2^256
+    blockReward: uint(0n, 2n ** 191n),
     minDifficulty: uint(1n, 2n ** 255n),
     difficultyExtra: uint(0n, 2n ** 255n - 1n),
     blockTime: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
@@ -287,6 +288,7 @@ const badInputs: [string, string, Mutation][] = [
   ["a negative string", "blockReward", (j) => (j.blockReward = "-5")],
   ["a fractional number", "timestamp", (j) => (j.timestamp = 1.5)],
   ["an unsafe JSON number", "blockReward", (j) => (j.blockReward = 2e18)],
+  ["a reward whose 2^64 blocks would overflow a balance", "blockReward", (j) => (j.blockReward = `0x1${"0".repeat(50)}`)],
   ["a decimal string with leading zeros", "gasLimit", (j) => (j.gasLimit = "030000000")],
   ["bad hex in a quantity", "timestamp", (j) => (j.timestamp = "0xzz")],
   ["an empty hex quantity", "timestamp", (j) => (j.timestamp = "0x")],
