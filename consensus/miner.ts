@@ -16,6 +16,10 @@ export interface MinerOptions {
 /** Default miner options. */
 export const defaultMinerOptions: MinerOptions = { concurrency: 2, triesPerRound: 64 };
 
+/** Wait after a failed round; doubled after each further failure, up to the most, and back to the least after a good round. */
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_MS = 5000;
+
 /** Collaborators of the Miner. */
 export interface MinerModules {
   chain: Blockchain;
@@ -38,6 +42,8 @@ export class Miner {
   private running = false;
   private loop: Promise<void> | null = null;
   private abort: AbortController | null = null;
+  /** Ends the wait after a failed round early: on a new head (the likely cure) and on stop. */
+  private wake: (() => void) | null = null;
   private hashes = 0;
   private readonly startedAt = Date.now();
 
@@ -74,6 +80,7 @@ export class Miner {
     this.running = false;
     this.modules.chain.off(ChainEvent.newHead, this.onNewHead);
     this.abort?.abort();
+    this.wake?.();
     await this.loop;
     this.loop = null;
   }
@@ -84,11 +91,24 @@ export class Miner {
 
   private readonly onNewHead = (): void => {
     this.abort?.abort();
+    this.wake?.();
   };
+
+  private async pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = null;
+  }
 
   private async run(): Promise<void> {
     const { importer, producer } = this.modules;
     const scrypt = this.modules.chain.genesis.consensus.scrypt;
+    let retryMs = RETRY_MIN_MS;
     while (this.running) {
       try {
         const job = await producer.job(this.address);
@@ -108,14 +128,21 @@ export class Miner {
         );
         const results = await Promise.all(lanes);
         const sealed = results.find((h) => h !== null);
-        if (!sealed || !this.running) continue;
+        if (!sealed || !this.running) {
+          retryMs = RETRY_MIN_MS;
+          continue;
+        }
         const block = blockOf(sealed, job.template);
         const result = await importer.importBlock(block);
+        retryMs = RETRY_MIN_MS;
         if (result.status === "head") this.modules.onBlock?.(block.hash, sealed.number);
       } catch (e) {
         this.modules.onError?.(e);
-        // a failed round (say the head moved under the template) is retried on the next head
-        await new Promise((r) => setTimeout(r, 50));
+        // A failed round (say the head moved under the template) is retried on the next head or
+        // after a wait; one that keeps failing (a head stamped far in the future, say) is retried
+        // ever more slowly, so it neither spins nor floods the log.
+        if (this.running) await this.pause(retryMs);
+        retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
       }
     }
   }
