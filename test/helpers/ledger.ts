@@ -20,6 +20,21 @@ export function devAddress(i: number): Hex {
   return devWallet(i).address.toLowerCase() as Hex;
 }
 
+/** A signed type 2 transfer of 1 wei to 0x…dead from dev account `from` (3 gwei cap, 1 gwei tip, 21,000 gas). */
+export async function signedTransfer(chainId: number | bigint, from: number, nonce: number): Promise<Uint8Array> {
+  const raw = await devWallet(from).signTransaction({
+    type: 2,
+    chainId,
+    nonce,
+    to: "0x000000000000000000000000000000000000dead",
+    value: 1n,
+    gasLimit: 21000,
+    maxFeePerGas: 3n * 10n ** 9n,
+    maxPriorityFeePerGas: 10n ** 9n,
+  });
+  return hexToBytes(raw as Hex);
+}
+
 /** The private key bytes of a wallet. */
 export function keyOf(w: Wallet | HDNodeWallet): Uint8Array {
   return hexToBytes(w.privateKey as Hex);

@@ -2,7 +2,6 @@ import { describe, expect, it, jest } from "@jest/globals";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
-import { hexToBytes } from "@ethereumjs/util";
 import { RLP } from "@ethereumjs/rlp";
 import { encodeBody, encodeHeader, type GenesisConfig, type Hex } from "../../../chain/index.js";
 import {
@@ -12,7 +11,7 @@ import {
   encodeStatus,
   type Host,
 } from "../../../p2p/index.js";
-import { devWallet, keyOf } from "../../helpers/ledger.js";
+import { devWallet, keyOf, signedTransfer } from "../../helpers/ledger.js";
 import { mineBlock } from "../../helpers/mine.js";
 import { addrOf, heads, netGenesis, waitFor } from "../../helpers/net.js";
 import { useNetNodes } from "../../helpers/netNodes.js";
@@ -33,19 +32,6 @@ async function evilHost(): Promise<{ host: Host; rr: ReqResp }> {
   return { host, rr };
 }
 
-async function signedFor(chainId: number, from: number, nonce: number): Promise<Uint8Array> {
-  const raw = await devWallet(from).signTransaction({
-    type: 2,
-    chainId,
-    nonce,
-    to: "0x000000000000000000000000000000000000dead",
-    value: 1n,
-    gasLimit: 21000,
-    maxFeePerGas: 3n * 10n ** 9n,
-    maxPriorityFeePerGas: 10n ** 9n,
-  });
-  return hexToBytes(raw as Hex);
-}
 
 describe("a misbehaving peer", () => {
   it("is scored down and banned for a bad-seal block, another chain's block and garbage frames; honest nodes keep agreeing", async () => {
@@ -75,7 +61,7 @@ describe("a misbehaving peer", () => {
     await waitFor("gossip score below zero", () => (honest1.network!.peers().find((p) => p.id === evilId)?.gossipScore ?? 0) < 0, 10_000);
 
     // 2. a block carrying a transaction of another chain
-    const foreign = RLP.encode([encodeHeader({ ...job.template.header, timestamp: job.template.header.timestamp + 1n }), RLP.encode([await signedFor(4242, 0, 0)])]);
+    const foreign = RLP.encode([encodeHeader({ ...job.template.header, timestamp: job.template.header.timestamp + 1n }), RLP.encode([await signedTransfer(4242, 0, 0)])]);
     await host.services.pubsub.publish(blocksTopic, foreign);
     await waitFor("penalty for the foreign block", () => honest1.network!.scores.standing(evilId).score <= -85, 10_000);
 
@@ -142,7 +128,7 @@ describe("transactions submitted at a node", () => {
     }
     const hashes: Hex[] = [];
     for (let i = 0; i < 50; i++) {
-      const raw = await signedFor(Number(genesis.chainId), i % 5, Math.floor(i / 5));
+      const raw = await signedTransfer(Number(genesis.chainId), i % 5, Math.floor(i / 5));
       hashes.push(await a.submitRawTransaction(raw));
     }
     await waitFor("all 50 gossiped", () => hashes.every((h) => publisher.has(h)), 30_000);
@@ -172,7 +158,7 @@ describe("what leaves a node", () => {
       const n2 = await start({ genesis, bootnodes: [addrOf(n0)] });
       const nodes = [n0, n1, n2];
       await waitFor("connected", () => nodes.every((n) => n.network!.peerCount >= 2), 20_000);
-      await n1.submitRawTransaction(await signedFor(Number(genesis.chainId), 3, 0));
+      await n1.submitRawTransaction(await signedTransfer(Number(genesis.chainId), 3, 0));
       await waitFor("5 blocks", () => nodes.every((n) => n.ledger.chain.head.header.number >= 5n), 30_000);
       await n0.ledger.miner!.stop();
       expect(new Set(seen.map((s) => s.name))).toEqual(new Set(["status", "peers"]));

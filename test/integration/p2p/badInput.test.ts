@@ -4,11 +4,10 @@ import type { Stream } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
 import { RLP } from "@ethereumjs/rlp";
-import { hexToBytes } from "@ethereumjs/util";
-import { encodeHeader, type GenesisConfig, type Hex } from "../../../chain/index.js";
+import { encodeHeader } from "../../../chain/index.js";
 import type { VsNode } from "../../../node/node.js";
 import { ReqResp, createHost, encodeBlock, encodeHeadersRequest, encodePeers, encodeStatus, encodeStem, protocolId, type Host } from "../../../p2p/index.js";
-import { devWallet } from "../../helpers/ledger.js";
+import { signedTransfer } from "../../helpers/ledger.js";
 import { mineAs } from "../../helpers/mine.js";
 import { addrOf, netGenesis, waitFor } from "../../helpers/net.js";
 import { useNetNodes } from "../../helpers/netNodes.js";
@@ -35,19 +34,6 @@ async function join(peer: { host: Host; rr: ReqResp }, node: VsNode): Promise<vo
   await peer.rr.request(node.network!.peerId, "status", encodeStatus(node.network!.status()));
 }
 
-async function transfer(genesis: GenesisConfig, nonce = 0): Promise<Uint8Array> {
-  const raw = await devWallet(0).signTransaction({
-    type: 2,
-    chainId: Number(genesis.chainId),
-    nonce,
-    to: "0x000000000000000000000000000000000000dead",
-    value: 1n,
-    gasLimit: 21000,
-    maxFeePerGas: 3n * 10n ** 9n,
-    maxPriorityFeePerGas: 10n ** 9n,
-  });
-  return hexToBytes(raw as Hex);
-}
 
 describe("a peer's bad answers and requests", () => {
   it("a peers answer that does not decode, or names no Guard ID, costs malformed each time", async () => {
@@ -70,7 +56,7 @@ describe("a peer's bad answers and requests", () => {
     const peer = await rawPeer();
     await join(peer, node);
     const id = peer.host.peerId.toString();
-    const stem = encodeStem({ hopsLeft: 1, raw: await transfer(genesis), payload: { subchainId: 200, bytes: new Uint8Array([1, 2, 3]) } });
+    const stem = encodeStem({ hopsLeft: 1, raw: await signedTransfer(genesis.chainId, 0, 0), payload: { subchainId: 200, bytes: new Uint8Array([1, 2, 3]) } });
     // (a refusal without a code was answered "internal error" and logged as a bug of ours)
     await expect(peer.rr.request(node.network!.peerId, "stem", stem)).rejects.toThrow(/peer answered with an error: stem payload refused/);
     expect(node.network!.scores.standing(id)).toMatchObject({ score: -25, lastPenalty: "malformed: payload: unknown sub-chain 200: the genesis does not declare it" });
@@ -92,7 +78,7 @@ describe("a peer's bad answers and requests", () => {
     await waitFor("gossip link to the node", () => peer.host.services.pubsub.getSubscribers(topic).length > 0, 10_000);
     const id = peer.host.peerId.toString();
 
-    const forged = RLP.encode([encodeHeader(real.header), RLP.encode([await transfer(genesis)])]);
+    const forged = RLP.encode([encodeHeader(real.header), RLP.encode([await signedTransfer(genesis.chainId, 0, 0)])]);
     await peer.host.services.pubsub.publish(topic, forged);
     await waitFor("penalty for the forged body", () => node.network!.scores.standing(id).score <= -60, 10_000);
     expect(node.ledger.chain.head.header.number).toBe(0n);

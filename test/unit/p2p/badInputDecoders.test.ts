@@ -1,7 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
 import { RLP, type NestedUint8Array } from "@ethereumjs/rlp";
-import { hexToBytes } from "@ethereumjs/util";
 import { UNSEALED, decodeTransaction, encodeHeader, type BlockHeader, type Hex } from "../../../chain/index.js";
 import {
   WireErrorCode,
@@ -17,7 +16,7 @@ import {
   decodeStem,
   encodeBlock,
 } from "../../../p2p/messages.js";
-import { devWallet } from "../../helpers/ledger.js";
+import { devWallet, signedTransfer } from "../../helpers/ledger.js";
 
 // The decoders of what peers send meet RLP that decodes but has the wrong shape (random byte strings
 // almost never decode, so messages.test.ts's random bytes stop at the first check), and valid
@@ -65,18 +64,7 @@ const tree: fc.Arbitrary<Uint8Array | NestedUint8Array> = fc.letrec<{ node: Uint
 })).node;
 
 async function sampleBlock(): Promise<Uint8Array> {
-  const raw = hexToBytes(
-    (await devWallet(0).signTransaction({
-      type: 2,
-      chainId: Number(CHAIN_ID),
-      nonce: 0,
-      to: "0x000000000000000000000000000000000000dead",
-      value: 1n,
-      gasLimit: 21000,
-      maxFeePerGas: 3n * 10n ** 9n,
-      maxPriorityFeePerGas: 10n ** 9n,
-    })) as Hex,
-  );
+  const raw = await signedTransfer(CHAIN_ID, 0, 0);
   const header: BlockHeader = {
     parentHash: `0x${"11".repeat(32)}`,
     miner: devWallet(9).address.toLowerCase() as Hex,
