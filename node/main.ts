@@ -94,6 +94,7 @@ interface NodeCommandOptions {
   p2p: boolean;
   "p2p.addr"?: string;
   "p2p.port": number;
+  "p2p.private-peers"?: boolean;
   bootnodes?: string;
   maxpeers: number;
   subchains?: string;
@@ -155,6 +156,7 @@ async function runNode(opts: NodeCommandOptions, program: Command): Promise<void
             maxPeers: opts.maxpeers,
             nat: opts.nat,
             bootnodes: opts.bootnodes ? opts.bootnodes.split(",").map((b) => b.trim()).filter(Boolean) : [],
+            privatePeers: opts["p2p.private-peers"],
           }
         : null,
     },
@@ -233,6 +235,7 @@ program
   .option("--no-p2p", "run alone: no P2P host, no peers")
   .addOption(new Option("--p2p.addr <ip>", `P2P listen address, IPv4 (default: ${DEFAULT_P2P_ADDR}; with --dev: ${DEV_P2P_ADDR})`).argParser(ipv4))
   .addOption(new Option("--p2p.port <port>", "P2P TCP port (0 = any free port)").default(DEFAULT_P2P_PORT).argParser(port))
+  .option("--p2p.private-peers", "also dial LAN addresses that peers tell of (default: only when --p2p.addr is a private or loopback address)")
   .addOption(new Option("--bootnodes <multiaddrs>", "comma-separated multiaddrs with /p2p/<GuardID> to join the network through").argParser(bootnodes))
   .addOption(new Option("--maxpeers <n>", "most connected peers").default(DEFAULT_MAX_PEERS).argParser(positiveInt))
   .option("--subchains <names>", "comma-separated sub-chains whose payloads this node stores, such as posts,bt (pins always; --dev: all of them)")

@@ -17,6 +17,7 @@ import {
   type ImportResult,
   type PayloadPool,
 } from "../chain/index.js";
+import { addressScope, dialableScopes, multiaddrIp, type AddressScope } from "./addressScope.js";
 import { createHost, type Host, type HostOptions } from "./host.js";
 import {
   decodeBlock,
@@ -63,6 +64,11 @@ export interface NetworkOptions extends HostOptions {
   maintenanceMs: number;
   /** Ask peers for their peers (on each new peer and every maintenance round); off keeps the topology as dialled (benchmarks, tests). */
   peerExchange: boolean;
+  /**
+   * Also dial private (LAN) addresses that peers tell of when listening on a public address or on
+   * 0.0.0.0; see `dialableScopes`. Absent: only with a private or loopback `addr`.
+   */
+  privatePeers?: boolean;
   /** A peer's status older than this is asked for again (a fallback for a missed head announcement). */
   statusRefreshMs: number;
   reqResp: Partial<ReqRespOptions>;
@@ -159,6 +165,8 @@ const REMEMBERED_BLOCKS = 4096;
  */
 export class Network extends EventEmitter<NetworkEvents> {
   private readonly opts: NetworkOptions;
+  /** Address scopes this node dials when peers tell of addresses (peer exchange). */
+  private readonly dialScopes: ReadonlySet<AddressScope>;
   private host: Host | null = null;
   private reqResp: ReqResp | null = null;
   readonly scores: PeerScores;
@@ -187,6 +195,7 @@ export class Network extends EventEmitter<NetworkEvents> {
   ) {
     super();
     this.opts = { ...defaultNetworkOptions, ...opts };
+    this.dialScopes = dialableScopes(this.opts.addr, this.opts.privatePeers);
     const chainId = modules.chain.genesis.chainId;
     this.blocksTopic = `/vs1984/${chainId}/blocks`;
     this.txTopic = `/vs1984/${chainId}/transactions`;
@@ -679,7 +688,11 @@ export class Network extends EventEmitter<NetworkEvents> {
     for (const r of records) {
       if (r.id === this.peerId || connected.has(r.id) || this.scores.isBanned(r.id)) continue;
       if (this.statuses.size >= this.opts.maxPeers) break;
-      const addr = r.addrs.find((a) => a.startsWith("/ip4/") || a.startsWith("/ip6/"));
+      // only addresses in scopes this node dials: a peer must not make it probe its own machine or LAN
+      const addr = r.addrs.find((a) => {
+        const ip = multiaddrIp(a);
+        return ip !== undefined && this.dialScopes.has(addressScope(ip));
+      });
       if (addr) await this.dial(`${addr}/p2p/${r.id}`).catch((e: unknown) => this.modules.log.debug({ err: e, peer: r.id }, "peer exchange dial failed"));
     }
   }
