@@ -2,7 +2,7 @@
 // key, refund it after the deadline. Talks to a node over JSON-RPC as `vs1984 wallet send` does;
 // keys are signed locally from a keystore file. Formats and the life of a purchase: docs/content.md.
 import { readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { bytesToHex, hexToBytes } from "@ethereumjs/util";
 import { Command, InvalidArgumentError } from "commander";
 import { Interface, type Result, SigningKey, Wallet, getAddress } from "ethers";
@@ -44,8 +44,11 @@ async function resolveSubchain(s: Session, nameOrId: string): Promise<SubchainIn
   return found;
 }
 
+/** Largest content id the registry can hold (a uint256). */
+const MAX_CONTENT_ID = 2n ** 256n - 1n;
+
 function contentIdArg(value: string): bigint {
-  if (!/^[1-9][0-9]*$/.test(value)) throw new InvalidArgumentError("must be a content id (1, 2, ...)");
+  if (!/^[1-9][0-9]*$/.test(value) || BigInt(value) > MAX_CONTENT_ID) throw new InvalidArgumentError("must be a content id (1, 2, ...)");
   return BigInt(value);
 }
 
@@ -218,6 +221,14 @@ function buyCommand(): Command {
       const s = await open(opts);
       const c = await view(s, "getContent", [id]);
       const price = c[3] as bigint;
+      // the registry would take either purchase: refused here, before any fee is spent
+      if (getAddress(c[0] as string) === getAddress(s.address)) {
+        throw new Error(`${getAddress(s.address)} is the author of content ${id}: its content key is in the author's content key store, there is nothing to buy`);
+      }
+      const p = await view(s, "getPurchase", [id, s.address]);
+      if ((p[1] as bigint) !== 0n && !(p[3] as boolean)) {
+        throw new Error(`${getAddress(s.address)} already bought content ${id} in block ${p[1] as bigint}: get it with vs1984 content get ${id}`);
+      }
       console.log(`Buying content ${id} by ${getAddress(c[0] as string)} for ${formatVs(price)}`);
       const { receipt } = await send(s, registry.encodeFunctionData("purchase", [id]), price);
       const deadline = BigInt(receipt.blockNumber) + (c[5] as bigint);
@@ -235,6 +246,9 @@ function getCommand(): Command {
       if (opts.payload && (await regularFileSize(opts.payload, "the payload file")) > MAX_PAYLOAD_FILE_BYTES) {
         throw new Error(`the payload file ${opts.payload} is larger than any payload (${MAX_PAYLOAD_FILE_BYTES} bytes at most)`);
       }
+      // a folder that is not there fails now, not after the wait for the key
+      const outDir = dirname(resolve(opts.out));
+      if (!(await stat(outDir).catch(() => undefined))?.isDirectory()) throw new Error(`cannot write ${opts.out}: no folder ${outDir}`);
       const s = await open(opts);
       const c = await view(s, "getContent", [id]);
       const [contentHash, commitment, deliveryBlocks] = [c[2] as Hex, c[4] as Hex, c[5] as bigint];

@@ -1,0 +1,63 @@
+import { afterAll, describe, expect, it } from "@jest/globals";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { keystoreDir, writeKeystore } from "../../node/keystore.js";
+import { runCli, type CliProcess } from "../helpers/cli.js";
+import { devWallet, keyOf, tempDir } from "../helpers/ledger.js";
+
+const running: CliProcess[] = [];
+const cleanups: (() => void)[] = [];
+afterAll(async () => {
+  for (const p of running) await p.stop();
+  for (const c of cleanups) c();
+});
+
+/** Runs `vs1984 <args>` to its end; its exit code and output. */
+async function vs1984(args: string[]): Promise<{ code: number | null; out: string }> {
+  const p = runCli(args, { NODE_OPTIONS: "" });
+  running.push(p);
+  const code = await p.exited();
+  return { code, out: p.output() };
+}
+
+describe("vs1984 content buy / get refuse what would waste a fee or a wait", () => {
+  it("refuses an out-of-range id, buying one's own content, buying twice, and a --out folder that is not there", async () => {
+    const [dir, remove] = tempDir("vs1984-content-edge-");
+    cleanups.push(remove);
+    const pw = join(dir, "password.txt");
+    await writeFile(pw, "content edge password\n", { mode: 0o600 });
+    const ks = async (i: number): Promise<string> => (await writeKeystore(keystoreDir(join(dir, `account${i}`)), keyOf(devWallet(i)), "content edge password", { scryptN: 2 ** 10 })).file;
+    const [author, buyer] = [await ks(0), await ks(1)];
+    const node = runCli(["node", "--dev", "--datadir", join(dir, "node"), "--rpc.port", "0", "--p2p.port", "0"], { NODE_OPTIONS: "" });
+    running.push(node);
+    const rpc = (await node.waitFor(/"url":"(http:\/\/127\.0\.0\.1:\d+\/)"/, 60_000))[1]!;
+    const common = ["--password-file", pw, "--rpc", rpc];
+
+    // above uint256: an argument error, not an ABI encoder's "value out-of-bounds"
+    const tooBig = await vs1984(["content", "buy", (2n ** 256n).toString(), "--keystore", buyer, ...common]);
+    expect([tooBig.code, tooBig.out]).toEqual([1, expect.stringContaining("argument 'contentId'. must be a content id")]);
+
+    const file = join(dir, "post.md");
+    await writeFile(file, "# edge\n");
+    const published = await vs1984(["content", "publish", file, "--price", "0.5", "--subchain", "posts", "--keystore", author, "--datadir", join(dir, "node"), ...common]);
+    expect(published.out).toMatch(/Content id: +1\n/);
+
+    // the registry takes an author's purchase of their own content: the CLI does not send it
+    const own = await vs1984(["content", "buy", "1", "--keystore", author, ...common]);
+    expect([own.code, own.out]).toEqual([1, expect.stringContaining("is the author of content 1")]);
+    expect(own.out).not.toContain("Transaction:");
+
+    const bought = await vs1984(["content", "buy", "1", "--keystore", buyer, ...common]);
+    expect([bought.code, bought.out]).toEqual([0, expect.stringMatching(/Purchased in block (\d+)/)]);
+    const block = /Purchased in block (\d+)/.exec(bought.out)![1]!;
+    const twice = await vs1984(["content", "buy", "1", "--keystore", buyer, ...common]);
+    expect([twice.code, twice.out]).toEqual([1, expect.stringContaining(`already bought content 1 in block ${block}: get it with vs1984 content get 1`)]);
+    expect(twice.out).not.toContain("Buying");
+
+    // no author's node delivers the key here: without the check this waits the whole --timeout first
+    const started = Date.now();
+    const noFolder = await vs1984(["content", "get", "1", "--out", join(dir, "missing", "post.md"), "--timeout", "60", "--keystore", buyer, ...common]);
+    expect([noFolder.code, noFolder.out]).toEqual([1, expect.stringContaining(`cannot write ${join(dir, "missing", "post.md")}: no folder ${join(dir, "missing")}`)]);
+    expect(Date.now() - started).toBeLessThan(30_000);
+  }, 180_000);
+});
