@@ -12,7 +12,7 @@ import {
 import { resultSchema as rs, quantity } from "./format.js";
 import { type LogEntry, queryLogs } from "./logs.js";
 import { custom, data as dataParam, optional, parseAddress, parseQuantity, quantity as quantityParam } from "./params.js";
-import { RpcError, RpcErrorCode } from "./rpcError.js";
+import { RpcError, RpcErrorCode, invalidParam } from "./rpcError.js";
 import { type RpcConnection, type RpcMethod, defineMethod } from "./rpcMethod.js";
 import type { SubscriptionManager } from "./subscriptions.js";
 
@@ -318,6 +318,9 @@ export function contentMethods(deps: ContentMethodsDeps): RpcMethod[] {
         handler: ([kind, options], ctx) => {
           const connection = requireConnection(ctx.connection);
           const word = (a: Hex): Hex => `0x${a.slice(2).padStart(64, "0")}`;
+          // the other kind's field would be ignored, and the subscription wider than asked for
+          const foreign = kind === "contentPublished" ? "buyer" : "author";
+          if (options?.[foreign]) throw invalidParam(1, `${kind} takes {${kind === "contentPublished" ? "author" : "buyer"}}, not ${foreign}`);
           let topics: (Hex[] | null)[];
           if (kind === "contentPublished") {
             topics = [[PUBLISHED_TOPIC], null];
