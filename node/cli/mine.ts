@@ -30,22 +30,33 @@ export class JsonRpcClient {
     readonly timeoutMs = 10_000,
   ) {}
 
-  /** Calls `method`; resolves with its result, rejects with RpcCallError on an error answer or transport failure. */
-  async call(method: string, params: readonly unknown[] = []): Promise<unknown> {
+  /**
+   * Calls `method`; resolves with its result, rejects with RpcCallError on an error answer or
+   * transport failure, or when `signal` aborts (the caller is stopping).
+   */
+  async call(method: string, params: readonly unknown[] = [], signal?: AbortSignal): Promise<unknown> {
     let res: Response;
+    const timeout = AbortSignal.timeout(this.timeoutMs);
     try {
       res = await fetch(this.url, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ jsonrpc: "2.0", id: this.nextId++, method, params }),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
       });
     } catch (e) {
+      if (signal?.aborted) throw new RpcCallError(`${method}: cancelled`);
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      const why = cause?.code ?? cause?.message ?? (e as Error).message;
+      // system codes (ECONNREFUSED) say it best; undici's own (UND_ERR_SOCKET) do not: their message does
+      const why = (cause?.code?.startsWith("UND_ERR") ? cause.message : undefined) ?? cause?.code ?? cause?.message ?? (e as Error).message;
       throw new RpcCallError(`cannot reach ${this.url}: ${why}`);
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (e) {
+      throw new RpcCallError(signal?.aborted ? `${method}: cancelled` : `${method}: ${this.url} broke off its answer: ${(e as Error).message}`);
+    }
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -94,8 +105,8 @@ export interface ExternalMinerModules {
 
 /** A snapshot of the external miner for the status line. */
 export interface ExternalMinerStatus {
-  /** What just happened: a tick, fresh work, an accepted or rejected block, or an error. */
-  event: "tick" | "work" | "accepted" | "rejected" | "error";
+  /** What just happened: a tick, fresh work, an accepted or rejected block, an error, or work again after errors. */
+  event: "tick" | "work" | "accepted" | "rejected" | "error" | "resumed";
   /** Hashes per second over the last few seconds. */
   hashrate: number;
   /** Hashes computed since start. */
@@ -129,6 +140,18 @@ const HASHRATE_WINDOW_MS = 10_000;
 function hex32(value: unknown, what: string): Hex {
   if (typeof value !== "string" || !/^0x[0-9a-fA-F]{64}$/.test(value)) throw new RpcCallError(`eth_getWork: ${what} must be 32 bytes of 0x hex`);
   return value.toLowerCase() as Hex;
+}
+
+/**
+ * Checks that `address` may mine by the `miners` list of `vs_workParams` (eligibility is fixed by the
+ * genesis, so a key not on it can never seal a block the node accepts).
+ */
+export function checkEligible(result: unknown, address: Hex): void {
+  const miners = (result as { miners?: unknown } | null)?.miners;
+  if (!Array.isArray(miners)) return; // an older node without the list: eth_getWork will tell
+  if (!miners.some((m) => typeof m === "string" && m.toLowerCase() === address.toLowerCase())) {
+    throw new RpcCallError(`${address} is not an eligible miner on this chain (eligible: ${miners.join(", ")})`);
+  }
 }
 
 /** Parses `vs_workParams`: `{scrypt: {N, r, p}, ...}`. */
@@ -241,15 +264,20 @@ export class ExternalMiner {
     while (this.running) {
       let work: Work;
       try {
-        work = parseWork(await this.rpc.call("eth_getWork", [this.address]), this.address);
+        // a call the node does not answer (paused, overloaded) must not hold up a stop
+        work = parseWork(await this.rpc.call("eth_getWork", [this.address], this.stopSignal.signal), this.address);
       } catch (e) {
+        if (!this.running) break; // stopped while asking: not an error
         const message = (e as Error).message;
-        // Repeated identical failures (a node restarting) are told once, not every second.
-        if (message !== lastError) this.emit("error", message);
-        lastError = message;
+        // Repeated failures are told once, not every second; a node going away is one failure
+        // however its connection ends (reset mid-answer, then refused while it restarts).
+        const kind = message.startsWith(`cannot reach ${this.opts.rpcUrl}:`) ? "unreachable" : message;
+        if (kind !== lastError) this.emit("error", message);
+        lastError = kind;
         await this.sleep(this.opts.refreshMs);
         continue;
       }
+      if (lastError !== null) this.emit("resumed", `work again from ${this.opts.rpcUrl} (block ${work.number})`);
       lastError = null;
       if (this.state.height !== work.number) {
         this.state.height = work.number;
@@ -372,10 +400,12 @@ export function mineCommand(): Command {
       const onStatus = (s: ExternalMinerStatus): void => {
         if (tty) {
           process.stdout.write(`\r${statusLine(s)}\u001b[K`);
-        } else if (s.event === "accepted" || s.event === "rejected" || s.event === "error") {
+        } else if (s.event === "accepted" || s.event === "rejected" || s.event === "error" || s.event === "resumed") {
           console.log(`${new Date().toISOString()} ${s.lastResult} (found ${s.found}, ${formatHashrate(s.hashrate)})`);
         }
       };
+      // A key the chain does not list can never seal an accepted block: refuse it now rather than retry for ever.
+      checkEligible(await new JsonRpcClient(opts.rpc).call("vs_workParams"), address);
       const miner = new ExternalMiner({ rpcUrl: opts.rpc, threads: opts.threads }, { key: privateKey, address, onStatus });
       await miner.start();
       const p = miner.workParams!;
