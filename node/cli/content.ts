@@ -260,6 +260,7 @@ function getCommand(): Command {
       const refundHint = `vs1984 content refund ${id} --keystore ${opts.keystore}`;
       const stopAt = Date.now() + s.timeoutMs;
       let sealed: string;
+      let waiting = false;
       for (;;) {
         sealed = (await view(s, "getEncryptedKey", [id, s.address]))[0] as string;
         if (sealed !== "0x") break;
@@ -270,6 +271,9 @@ function getCommand(): Command {
           return;
         }
         if (Date.now() > stopAt) throw new Error(`no key delivered after ${opts.timeout} s (block ${head}; the deadline is block ${due}, a refund is possible after it)`);
+        // said once, so a wait of up to --timeout is not taken for a hang
+        if (!waiting) console.log(`Waiting up to ${opts.timeout} s for the author's node to deliver the key (block ${head}; due by block ${due})`);
+        waiting = true;
         await sleep(1000);
       }
       const accountKey = hexToBytes(s.wallet.privateKey as Hex);

@@ -21,7 +21,7 @@ async function vs1984(args: string[]): Promise<{ code: number | null; out: strin
 }
 
 describe("vs1984 content buy / get refuse what would waste a fee or a wait", () => {
-  it("refuses an out-of-range id, buying one's own content, buying twice, and a --out folder that is not there", async () => {
+  it("refuses an out-of-range id, buying one's own content, buying twice, and a --out folder that is not there; says what get waits for", async () => {
     const [dir, remove] = tempDir("vs1984-content-edge-");
     cleanups.push(remove);
     const pw = join(dir, "password.txt");
@@ -54,7 +54,12 @@ describe("vs1984 content buy / get refuse what would waste a fee or a wait", () 
     expect([twice.code, twice.out]).toEqual([1, expect.stringContaining(`already bought content 1 in block ${block}: get it with vs1984 content get 1`)]);
     expect(twice.out).not.toContain("Buying");
 
-    // no author's node delivers the key here: without the check this waits the whole --timeout first
+    // no author's node delivers the key here: the wait says what it waits for, then ends with the deadline
+    const undelivered = await vs1984(["content", "get", "1", "--out", join(dir, "post.out"), "--timeout", "2", "--keystore", buyer, ...common]);
+    expect([undelivered.code, undelivered.out]).toEqual([1, expect.stringContaining("Waiting up to 2 s for the author's node to deliver the key")]);
+    expect(undelivered.out).toMatch(new RegExp(`due by block ${BigInt(block) + 100n}\\)\\n[\\s\\S]*no key delivered after 2 s`));
+
+    // without the check this waits the whole --timeout first
     const started = Date.now();
     const noFolder = await vs1984(["content", "get", "1", "--out", join(dir, "missing", "post.md"), "--timeout", "60", "--keystore", buyer, ...common]);
     expect([noFolder.code, noFolder.out]).toEqual([1, expect.stringContaining(`cannot write ${join(dir, "missing", "post.md")}: no folder ${join(dir, "missing")}`)]);
