@@ -192,6 +192,8 @@ export class ExternalMiner {
   private stopSignal = new AbortController();
   private ticker: NodeJS.Timeout | null = null;
   private lastHashrateReport = 0;
+  /** Whether a hashrate was reported, so stop() withdraws it. */
+  private reported = false;
   private samples: [number, number][] = [];
   private state: ExternalMinerStatus = { event: "tick", hashrate: 0, hashes: 0, height: null, found: 0, rejected: 0, lastResult: null };
 
@@ -236,6 +238,12 @@ export class ExternalMiner {
     this.ticker = null;
     await this.loop;
     this.loop = null;
+    if (this.reported) {
+      // withdraw the last report, else the node counts this miner in eth_hashrate for another minute
+      this.reported = false;
+      const zero = bytesToHex(new Uint8Array(32));
+      await this.rpc.call("eth_submitHashrate", [zero, this.id], AbortSignal.timeout(1000)).catch(() => undefined);
+    }
   }
 
   private emit(event: ExternalMinerStatus["event"], lastResult?: string): void {
@@ -255,6 +263,7 @@ export class ExternalMiner {
       this.lastHashrateReport = now;
       const rate = bytesToHex(setLengthLeft(bigIntToBytes(BigInt(Math.round(this.state.hashrate))), 32));
       // The report is informational (eth_hashrate on the node); a failure is not worth stopping for.
+      this.reported = true;
       this.rpc.call("eth_submitHashrate", [rate, this.id]).catch(() => undefined);
     }
   };
