@@ -73,6 +73,8 @@ export class WorkProvider {
     }
     const job = await this.modules.producer.job(address);
     const hash = bytesToHex(sealHash(job.template.header)) as Hex;
+    // handed out again (same head, same transactions): now the newest, not the first to forget
+    this.jobs.delete(hash);
     this.jobs.set(hash, job);
     while (this.jobs.size > this.opts.maxJobs) this.jobs.delete(this.jobs.keys().next().value!);
     const { header } = job.template;

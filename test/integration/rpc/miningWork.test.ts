@@ -3,6 +3,7 @@ import { bytesToBigInt, bytesToHex, hexToBytes } from "@ethereumjs/util";
 import { randomBytes } from "node:crypto";
 import type { Hex } from "../../../chain/types.js";
 import { computeMixHash, sealMessage, signSeal } from "../../../consensus/seal.js";
+import { WorkProvider } from "../../../consensus/workProvider.js";
 import type { VsNode } from "../../../node/node.js";
 import { devAddress, devWallet, keyOf } from "../../helpers/ledger.js";
 import { startTestNode } from "../../helpers/node.js";
@@ -115,5 +116,20 @@ describe("eth_getWork / eth_submitWork over HTTP on a node that does not mine it
     expect((await rpcError(call("eth_submitHashrate", `0x${"ff".repeat(33)}`, id(3)))).code).toBe(-32602);
     expect((await rpcError(call("eth_submitHashrate", "0x10", "0x01"))).code).toBe(-32602);
     expect(await call("eth_mining")).toBe(false);
+  });
+});
+
+describe("WorkProvider's memory of packages", () => {
+  it("forgets the package handed out longest ago, counting a package handed out again as new", async () => {
+    const { chain, importer, producer } = node.ledger;
+    const work = new WorkProvider({ maxJobs: 2 }, { chain, importer, producer });
+    const first = await work.getWork(devAddress(7));
+    await work.getWork(devAddress(8));
+    // the miner asks again on the same head: the same package, remembered as the newest
+    expect((await work.getWork(devAddress(7))).sealHash).toBe(first.sealHash);
+    await work.getWork(devAddress(9)); // a third package: one of the older two must go, not the one just handed out
+    const params = await solve({ sealHash: first.sealHash, target: BigInt(first.target) }, 7);
+    const [nonce, sealHash, mixHash, signature] = params;
+    expect((await work.submitWork({ nonce, sealHash, mixHash, signature })).status).toBe("head");
   });
 });
