@@ -490,7 +490,12 @@ export function ethMethods(deps: EthDeps): RpcMethod[] {
       summary: "Returns scrypt hashes per second: the in-process miner plus hashrates submitted in the last minute.",
       params: [],
       result: { name: "Hashrate", schema: rs.quantity },
-      handler: () => quantity(BigInt(Math.round(deps.miner?.hashrate ?? 0)) + liveHashrates()),
+      handler: () => {
+        const sum = BigInt(Math.round(deps.miner?.hashrate ?? 0)) + liveHashrates();
+        // capped: reports are up to 32 bytes each, and a sum past uint256 is no quantity clients can read
+        const max = (1n << 256n) - 1n;
+        return quantity(sum > max ? max : sum);
+      },
     }),
     defineMethod({
       name: "eth_gasPrice",

@@ -114,6 +114,10 @@ describe("eth_getWork / eth_submitWork over HTTP on a node that does not mine it
     expect(await call("eth_submitHashrate", "0xa", id(1))).toBe(true); // a newer report replaces the older
     expect(await call("eth_hashrate")).toBe("0x3c");
     expect((await rpcError(call("eth_submitHashrate", `0x${"ff".repeat(33)}`, id(3)))).code).toBe(-32602);
+    // two reports of the largest rate: the sum stays a uint256 (httpCall checks the answer against the spec)
+    expect(await call("eth_submitHashrate", `0x${"ff".repeat(32)}`, id(4))).toBe(true);
+    expect(await call("eth_submitHashrate", `0x${"ff".repeat(32)}`, id(5))).toBe(true);
+    expect(await call("eth_hashrate")).toBe(`0x${"ff".repeat(32)}`);
     expect((await rpcError(call("eth_submitHashrate", "0x10", "0x01"))).code).toBe(-32602);
     expect(await call("eth_mining")).toBe(false);
   });
