@@ -292,10 +292,20 @@ function getCommand(): Command {
         key.fill(0);
         throw new Error(`wrong key: the delivered key does not match the on-chain commitment ${commitment}; the escrow is already released (docs/content.md)`, { cause: e });
       }
-      const payload = opts.payload ? new Uint8Array(await readFile(opts.payload)) : await fetchPayload(s, contentHash);
-      if (bytesToHex(keccak256(payload)) !== contentHash) throw new Error(`the payload does not hash to the content hash ${contentHash}`);
-      const plain = decryptContent(payload, key);
-      key.fill(0);
+      let plain: Uint8Array;
+      try {
+        const payload = opts.payload ? new Uint8Array(await readFile(opts.payload)) : await fetchPayload(s, contentHash);
+        if (bytesToHex(keccak256(payload)) !== contentHash) throw new Error(`the payload does not hash to the content hash ${contentHash}`);
+        try {
+          plain = decryptContent(payload, key);
+        } catch (e) {
+          if (!(e instanceof ContentError)) throw e;
+          // the payload is the published one and the key the committed one: the author published a bad ciphertext
+          throw new Error(`bad content: the published payload does not decrypt with the committed key (${e.message}); the escrow is already released (docs/content.md)`, { cause: e });
+        }
+      } finally {
+        key.fill(0);
+      }
       const tmp = `${opts.out}.partial`;
       try {
         await writeFile(tmp, plain);

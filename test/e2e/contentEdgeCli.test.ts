@@ -1,9 +1,15 @@
 import { afterAll, describe, expect, it } from "@jest/globals";
+import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { bytesToHex, hexToBytes } from "@ethereumjs/util";
+import { keccak256, type Hex } from "../../chain/index.js";
+import { generateContentKey, keyCommitment } from "../../node/content/contentCipher.js";
+import { eciesEncrypt } from "../../node/content/ecies.js";
 import { keystoreDir, writeKeystore } from "../../node/keystore.js";
 import { runCli, type CliProcess } from "../helpers/cli.js";
 import { devWallet, keyOf, tempDir } from "../helpers/ledger.js";
+import { registry, signModuleCall } from "../helpers/modules.js";
 
 const running: CliProcess[] = [];
 const cleanups: (() => void)[] = [];
@@ -21,7 +27,7 @@ async function vs1984(args: string[]): Promise<{ code: number | null; out: strin
 }
 
 describe("vs1984 content buy / get refuse what would waste a fee or a wait", () => {
-  it("refuses an out-of-range id, buying one's own content, buying twice, and a --out folder that is not there; says what get waits for", async () => {
+  it("refuses an out-of-range id, buying one's own content, buying twice, and a --out folder that is not there; says what get waits for; names a payload that does not decrypt as bad content", async () => {
     const [dir, remove] = tempDir("vs1984-content-edge-");
     cleanups.push(remove);
     const pw = join(dir, "password.txt");
@@ -64,5 +70,28 @@ describe("vs1984 content buy / get refuse what would waste a fee or a wait", () 
     const noFolder = await vs1984(["content", "get", "1", "--out", join(dir, "missing", "post.md"), "--timeout", "60", "--keystore", buyer, ...common]);
     expect([noFolder.code, noFolder.out]).toEqual([1, expect.stringContaining(`cannot write ${join(dir, "missing", "post.md")}: no folder ${join(dir, "missing")}`)]);
     expect(Date.now() - started).toBeLessThan(30_000);
+
+    // an author who publishes bytes that are not a ciphertext of the committed key, and delivers that key:
+    // the key checks out and the payload hashes right, so get names the content as bad instead of a bare cipher error
+    const rpcCall = async (method: string, params: unknown[]): Promise<unknown> => {
+      const res = (await (await fetch(rpc, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) })).json()) as { result?: unknown; error?: unknown };
+      if (res.error) throw new Error(JSON.stringify(res.error));
+      return res.result;
+    };
+    const nonce = async (): Promise<number> => Number(BigInt((await rpcCall("eth_getTransactionCount", [devWallet(0).address, "pending"])) as string));
+    const receipt = async (hash: unknown): Promise<void> => {
+      for (let i = 0; i < 100 && !(await rpcCall("eth_getTransactionReceipt", [hash])); i++) await new Promise((r) => setTimeout(r, 200));
+    };
+    const badKey = generateContentKey();
+    const garbage = new Uint8Array(randomBytes(300));
+    const publishBad = registry.encodeFunctionData("publish", [bytesToHex(keccak256(garbage)), 1, 0n, keyCommitment(badKey), 100n]);
+    const raw = await signModuleCall(1984n, 0, { data: publishBad, nonce: await nonce(), gasLimit: 1_000_000n });
+    await receipt(await rpcCall("vs_sendRawTransactionWithPayload", [bytesToHex(raw), bytesToHex(garbage)]));
+    expect((await vs1984(["content", "buy", "2", "--keystore", buyer, ...common])).code).toBe(0);
+    const box = eciesEncrypt(hexToBytes(devWallet(1).signingKey.publicKey as Hex), badKey);
+    const deliver = await signModuleCall(1984n, 0, { data: registry.encodeFunctionData("deliverKey", [2n, devWallet(1).address, box]), nonce: await nonce() });
+    await receipt(await rpcCall("eth_sendRawTransaction", [bytesToHex(deliver)]));
+    const bad = await vs1984(["content", "get", "2", "--out", join(dir, "bad.out"), "--timeout", "20", "--keystore", buyer, ...common]);
+    expect([bad.code, bad.out]).toEqual([1, expect.stringContaining("bad content: the published payload does not decrypt with the committed key (not a readable content ciphertext")]);
   }, 180_000);
 });
