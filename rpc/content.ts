@@ -223,24 +223,29 @@ export function contentMethods(deps: ContentMethodsDeps): RpcMethod[] {
         const head = chain.head.header.number;
         const topics: (Hex[] | null)[] = [[PUBLISHED_TOPIC], null];
         if (author) topics.push([`0x${author.slice(2).padStart(64, "0")}` as Hex]);
-        const logs: LogEntry[] = [];
+        // Every match is counted (for `total`) but only the page's are kept, so memory stays one page
+        // however many there are.
+        const first = page * pageSize;
+        const slice: LogEntry[] = [];
+        let total = 0;
         for (let from = fromBlock; from <= head; from += LIST_STEP) {
           const to = from + LIST_STEP - 1n < head ? from + LIST_STEP - 1n : head;
-          logs.push(
-            ...(await queryLogs(
-              chain,
-              { fromBlock: { number: from }, toBlock: { number: to }, blockHash: null, addresses: [CONTENT_REGISTRY_ADDRESS], topics },
-              { maxBlockRange: Number(LIST_STEP), maxResults: Number.MAX_SAFE_INTEGER },
-            )),
+          const found = await queryLogs(
+            chain,
+            { fromBlock: { number: from }, toBlock: { number: to }, blockHash: null, addresses: [CONTENT_REGISTRY_ADDRESS], topics },
+            { maxBlockRange: Number(LIST_STEP), maxResults: Number.MAX_SAFE_INTEGER },
           );
+          for (const log of found) {
+            if (total >= first && total < first + pageSize) slice.push(log);
+            total++;
+          }
         }
-        const slice = logs.slice(page * pageSize, (page + 1) * pageSize);
         const items: ContentJson[] = [];
         for (const log of slice) {
           const item = await contentJson(BigInt(log.log.topics[1]!), log);
           if (item) items.push(item);
         }
-        return { items, page: quantity(page), pageSize: quantity(pageSize), total: quantity(logs.length) };
+        return { items, page: quantity(page), pageSize: quantity(pageSize), total: quantity(total) };
       },
     }),
   ];
