@@ -192,7 +192,7 @@ export class ExternalMiner {
   private stopSignal = new AbortController();
   private ticker: NodeJS.Timeout | null = null;
   private lastHashrateReport = 0;
-  /** Whether a hashrate was reported, so stop() withdraws it. */
+  /** Whether a hashrate was reported, so withdrawHashrate() has one to withdraw. */
   private reported = false;
   private samples: [number, number][] = [];
   private state: ExternalMinerStatus = { event: "tick", hashrate: 0, hashes: 0, height: null, found: 0, rejected: 0, lastResult: null };
@@ -238,12 +238,17 @@ export class ExternalMiner {
     this.ticker = null;
     await this.loop;
     this.loop = null;
-    if (this.reported) {
-      // withdraw the last report, else the node counts this miner in eth_hashrate for another minute
-      this.reported = false;
-      const zero = bytesToHex(new Uint8Array(32));
-      await this.rpc.call("eth_submitHashrate", [zero, this.id], AbortSignal.timeout(1000)).catch(() => undefined);
-    }
+  }
+
+  /**
+   * Reports a hashrate of 0 under this miner's id (best effort, at most 1 s), so the node stops
+   * counting it in eth_hashrate now rather than a minute after its last report; for after stop().
+   */
+  async withdrawHashrate(): Promise<void> {
+    if (!this.reported) return;
+    this.reported = false;
+    const zero = bytesToHex(new Uint8Array(32));
+    await this.rpc.call("eth_submitHashrate", [zero, this.id], AbortSignal.timeout(1000)).catch(() => undefined);
   }
 
   private emit(event: ExternalMinerStatus["event"], lastResult?: string): void {
@@ -364,6 +369,11 @@ export class ExternalMiner {
       this.state.found++;
       this.emit("accepted", ok === true ? `block ${work.number} accepted` : `block ${work.number} accepted on a side chain`);
     } catch (e) {
+      // only an error answer is the node's refusal; a lost connection says nothing about the block
+      if (!(e instanceof RpcCallError) || e.code === undefined) {
+        this.emit("error", `block ${work.number} not submitted: ${(e as Error).message}`);
+        return;
+      }
       this.state.rejected++;
       this.emit("rejected", `block ${work.number} rejected: ${(e as Error).message}`);
     }
@@ -382,6 +392,17 @@ function statusLine(s: ExternalMinerStatus): string {
   return `${height} | ${formatHashrate(s.hashrate)} | found ${s.found}${s.rejected ? `, rejected ${s.rejected}` : ""} | last: ${s.lastResult ?? "-"}`;
 }
 
+function httpUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError("must be an http:// or https:// URL");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new InvalidArgumentError("must be an http:// or https:// URL (the miner speaks JSON-RPC over HTTP)");
+  return value;
+}
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < 1 || n > 1024) throw new InvalidArgumentError("must be an integer from 1 to 1024");
@@ -393,7 +414,7 @@ export function mineCommand(): Command {
   return new Command("mine")
     .description("mine against a node over JSON-RPC (eth_getWork / eth_submitWork) with a keystore's key")
     .requiredOption("--keystore <file>", "keystore file of an eligible miner's key")
-    .option("--rpc <url>", "the node's HTTP JSON-RPC endpoint", defaultExternalMinerOptions.rpcUrl)
+    .option("--rpc <url>", "the node's HTTP JSON-RPC endpoint", httpUrl, defaultExternalMinerOptions.rpcUrl)
     .option("--password-file <file>", "read the keystore password from the first line of this file (else a prompt)")
     .option("--threads <n>", "nonce-search lanes in parallel (above 4 also set UV_THREADPOOL_SIZE)", positiveInt, 1)
     .addHelpText("after", "\nThe status line shows the block being mined, the hashrate, blocks found and the last result.\nCtrl-C stops mining.")
@@ -431,6 +452,7 @@ export function mineCommand(): Command {
       const quit = (): never => process.exit(130);
       process.once("SIGINT", quit);
       await miner.stop();
+      await miner.withdrawHashrate();
       process.off("SIGINT", quit);
       const s = miner.status;
       if (tty) process.stdout.write("\n");

@@ -111,6 +111,13 @@ describe("`vs1984 mine` as people run it, against `vs1984 node --dev --no-mine`"
     expect(await exitWithin(badPassword, 20_000)).toBe(1);
     expect(errorLines(badPassword)).toEqual([expect.stringContaining("wrong password for keystore")]);
 
+    for (const bad of ["127.0.0.1:8545", "ws://127.0.0.1:8545"]) {
+      const p = mine(bad, 7);
+      expect(await exitWithin(p, 20_000)).toBe(1);
+      expect(errorLines(p)).toEqual([expect.stringContaining(`argument '${bad}' is invalid. must be an http:// or https:// URL`)]);
+      expect(p.output()).not.toContain("Password");
+    }
+
     const unreachable = mine(`http://127.0.0.1:${await freePort()}`, 7);
     expect(await exitWithin(unreachable, 20_000)).toBe(1);
     expect(errorLines(unreachable)).toEqual([expect.stringMatching(/^error: cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED$/)]);
@@ -167,8 +174,8 @@ describe("`vs1984 mine` as people run it, against `vs1984 node --dev --no-mine`"
     const m = mine(url, 7);
     await m.waitFor(/block \d+ accepted/, 60_000);
     expect(await node.stop()).toBe(0);
-    // reset mid-answer ("other side closed") or refused, whichever comes first
-    await m.waitFor(/cannot reach http:\/\/127\.0\.0\.1:\d+\/: (other side closed|ECONNREFUSED)/, 10_000);
+    // reset mid-answer ("other side closed", ECONNRESET) or refused, whichever comes first
+    await m.waitFor(/cannot reach http:\/\/127\.0\.0\.1:\d+\/: (other side closed|ECONNRESET|ECONNREFUSED)/, 10_000);
     await new Promise((r) => setTimeout(r, 2500)); // a few retries while the node is away
     node = startNode(nodeDir, port);
     await node.waitFor(/"mining":false/, 40_000);
@@ -184,6 +191,7 @@ describe("`vs1984 mine` as people run it, against `vs1984 node --dev --no-mine`"
 describe("`vs1984 mine` against a node that stops answering", () => {
   let server: Server;
   let url = "";
+  let mode: "hang" | "lossy" = "hang";
 
   beforeAll(async () => {
     // answers vs_workParams like a dev node, then never answers eth_getWork (a paused or wedged node)
@@ -192,9 +200,15 @@ describe("`vs1984 mine` against a node that stops answering", () => {
       req.on("data", (d: Buffer) => (body += d.toString()));
       req.on("end", () => {
         const { id, method } = JSON.parse(body) as { id: number; method: string };
-        if (method !== "vs_workParams") return; // left hanging
-        res.setHeader("content-type", "application/json");
-        res.end(JSON.stringify({ jsonrpc: "2.0", id, result: { scrypt: { N: 16, r: 1, p: 1 }, streakWindow: 8, blockTime: 2, miners: [devAddress(7)] } }));
+        const answer = (result: unknown): void => {
+          res.setHeader("content-type", "application/json");
+          res.end(JSON.stringify({ jsonrpc: "2.0", id, result }));
+        };
+        if (method === "vs_workParams") answer({ scrypt: { N: 16, r: 1, p: 1 }, streakWindow: 8, blockTime: 2, miners: [devAddress(7)] });
+        // in "lossy" mode: work every hash solves, and a submission whose connection breaks
+        else if (mode === "lossy" && method === "eth_getWork") answer([`0x${"11".repeat(32)}`, `0x${"00".repeat(12)}${devAddress(7).slice(2)}`, `0x${"ff".repeat(32)}`, "0x5"]);
+        else if (mode === "lossy" && method === "eth_submitWork") req.socket.destroy();
+        // else left hanging
       });
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -216,5 +230,14 @@ describe("`vs1984 mine` against a node that stops answering", () => {
     expect(Date.now() - t0).toBeLessThan(3_000);
     expect(m.output()).toContain("Stopped (SIGTERM): 0 block(s) found");
     expect(m.output()).not.toContain("cancelled");
+  }, 30_000);
+
+  it("does not count a submission lost with its connection as a block the node rejected", async () => {
+    mode = "lossy";
+    const m = mine(url, 7);
+    await m.waitFor(/block 5 not submitted: cannot reach http:\/\/127\.0\.0\.1:\d+\/: other side closed/, 20_000);
+    expect(await m.stop()).toBe(0);
+    expect(m.output()).not.toMatch(/block \d+ rejected/);
+    expect(m.output()).toMatch(/Stopped \(SIGINT\): 0 block\(s\) found, 0 rejected/);
   }, 30_000);
 });
