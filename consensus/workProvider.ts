@@ -31,6 +31,7 @@ export interface WorkSolution {
 export const WorkErrorCode = {
   UNKNOWN_WORK: "WORK_UNKNOWN",
   NOT_ELIGIBLE: "WORK_NOT_ELIGIBLE",
+  MINER_BANNED: "WORK_MINER_BANNED",
   ALREADY_SUBMITTED: "WORK_ALREADY_SUBMITTED",
 } as const;
 /** One of WorkErrorCode. */
@@ -65,11 +66,19 @@ export class WorkProvider {
     this.opts = { ...defaultWorkProviderOptions, ...opts };
   }
 
-  /** A fresh work package for `miner` on the current head. */
+  /** A fresh work package for `miner` on the current head; refused for a miner that may not mine the next block. */
   async getWork(miner: Hex): Promise<WorkPackage> {
     const address = miner.toLowerCase() as Hex;
     if (!this.modules.chain.genesis.consensus.miners.includes(address)) {
       throw new WorkError({ code: WorkErrorCode.NOT_ELIGIBLE }, `${address} is not an eligible miner`);
+    }
+    // a banned miner's seals are refused at import: say so now instead of handing out wasted work
+    const until = await this.modules.importer.bannedUntil(address);
+    if (until !== undefined && this.modules.chain.head.header.number + 1n <= until) {
+      throw new WorkError(
+        { code: WorkErrorCode.MINER_BANNED },
+        `${address} is banned until block ${until} for equivocation: no work for it before block ${until + 1n}`,
+      );
     }
     const job = await this.modules.producer.job(address);
     const hash = bytesToHex(sealHash(job.template.header)) as Hex;

@@ -1,13 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { bytesToBigInt, bytesToHex, hexToBytes } from "@ethereumjs/util";
 import { randomBytes } from "node:crypto";
+import { blockOf } from "../../../chain/blockchain.js";
 import type { Hex } from "../../../chain/types.js";
-import { computeMixHash, sealMessage, signSeal } from "../../../consensus/seal.js";
+import { computeMixHash, sealHeader, sealMessage, signSeal } from "../../../consensus/seal.js";
 import { WorkProvider } from "../../../consensus/workProvider.js";
 import type { VsNode } from "../../../node/node.js";
-import { devAddress, devWallet, keyOf } from "../../helpers/ledger.js";
+import { devAddress, devWallet, keyOf, testGenesis } from "../../helpers/ledger.js";
+import { mineAs } from "../../helpers/mine.js";
 import { startTestNode } from "../../helpers/node.js";
 import { httpCall, rpcError, type RpcCall } from "../../helpers/rpcClient.js";
+import { codeOf } from "../../helpers/rejection.js";
 
 let node: VsNode;
 let close: () => Promise<void>;
@@ -135,5 +138,32 @@ describe("WorkProvider's memory of packages", () => {
     const params = await solve({ sealHash: first.sealHash, target: BigInt(first.target) }, 7);
     const [nonce, sealHash, mixHash, signature] = params;
     expect((await work.submitWork({ nonce, sealHash, mixHash, signature })).status).toBe("head");
+  });
+});
+
+describe("eth_getWork for a miner banned for equivocation", () => {
+  it("refuses work with -32000 naming the ban until the ban is over", async () => {
+    const [banned, closeBanned] = await startTestNode({ mine: false, genesis: await testGenesis({ banBlocks: 2 }) });
+    try {
+      const rpc = httpCall(banned.rpc!.url);
+      const ledger = banned.ledger;
+      const first = await mineAs(ledger, 7);
+      // a second block by the same miner on the same parent (as a peer could gossip it): equivocation
+      const twin = await sealHeader({ ...first.header, extraData: "0x01" }, keyOf(devWallet(7)), ledger.chain.genesis.consensus.scrypt, 1, {
+        startNonce: bytesToBigInt(randomBytes(8)),
+        maxTries: 1_000_000,
+      });
+      expect(await codeOf(ledger.importBlock(blockOf(twin!, { transactions: [], subBlocks: [] })))).toBe("CONSENSUS_EQUIVOCATION");
+      expect(await ledger.importer.bannedUntil(devAddress(7))).toBe(3n);
+
+      const e = await rpcError(rpc("eth_getWork", devAddress(7)));
+      expect([e.code, e.message]).toEqual([-32000, `${devAddress(7)} is banned until block 3 for equivocation: no work for it before block 4`]);
+      await mineAs(ledger, 8);
+      expect((await rpcError(rpc("eth_getWork", devAddress(7)))).code).toBe(-32000); // block 3 is still banned
+      await mineAs(ledger, 9);
+      expect(((await rpc("eth_getWork", devAddress(7))) as string[])[3]).toBe("0x4");
+    } finally {
+      await closeBanned();
+    }
   });
 });
