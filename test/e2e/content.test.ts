@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { keystoreDir, writeKeystore } from "../../node/keystore.js";
-import { runCli, type CliProcess } from "../helpers/cli.js";
+import { runCli, runToEnd, type CliProcess } from "../helpers/cli.js";
 import { devWallet, keyOf, tempDir } from "../helpers/ledger.js";
 
 const running: CliProcess[] = [];
@@ -13,13 +13,7 @@ afterAll(async () => {
   for (const c of cleanups) c();
 });
 
-/** Runs `vs1984 <args>` to its end; its exit code and output. */
-async function vs1984(args: string[]): Promise<{ code: number | null; out: string }> {
-  const p = runCli(args, { NODE_OPTIONS: "" });
-  running.push(p);
-  const code = await p.exited();
-  return { code, out: p.output() };
-}
+const vs1984 = (args: string[]): Promise<{ code: number | null; out: string }> => runToEnd(args, running);
 
 describe("vs1984 content against `vs1984 node --dev --content.keystore`", () => {
   it("publishes a file, buys it, gets it once the author's node delivered the key, and refunds an undelivered purchase", async () => {

@@ -7,7 +7,7 @@ import { keccak256, type Hex } from "../../chain/index.js";
 import { generateContentKey, keyCommitment } from "../../node/content/contentCipher.js";
 import { eciesEncrypt } from "../../node/content/ecies.js";
 import { keystoreDir, writeKeystore } from "../../node/keystore.js";
-import { runCli, type CliProcess } from "../helpers/cli.js";
+import { runCli, runToEnd, type CliProcess } from "../helpers/cli.js";
 import { devWallet, keyOf, tempDir } from "../helpers/ledger.js";
 import { registry, signModuleCall } from "../helpers/modules.js";
 
@@ -18,13 +18,7 @@ afterAll(async () => {
   for (const c of cleanups) c();
 });
 
-/** Runs `vs1984 <args>` to its end; its exit code and output. */
-async function vs1984(args: string[]): Promise<{ code: number | null; out: string }> {
-  const p = runCli(args, { NODE_OPTIONS: "" });
-  running.push(p);
-  const code = await p.exited();
-  return { code, out: p.output() };
-}
+const vs1984 = (args: string[]): Promise<{ code: number | null; out: string }> => runToEnd(args, running);
 
 describe("vs1984 content buy / get refuse what would waste a fee or a wait", () => {
   it("refuses an out-of-range id, buying one's own content, buying twice, and a --out folder that is not there; says what get waits for; names a payload that does not decrypt as bad content", async () => {

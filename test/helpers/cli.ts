@@ -65,3 +65,14 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess 
     },
   };
 }
+
+/**
+ * Runs `vs1984 <args>` to its end: its exit code and output. The process goes into `track` so that
+ * an `afterAll` can stop it when a test fails before it ends.
+ */
+export async function runToEnd(args: string[], track: CliProcess[], env: NodeJS.ProcessEnv = { NODE_OPTIONS: "" }): Promise<{ code: number | null; out: string }> {
+  const p = runCli(args, env);
+  track.push(p);
+  const code = await p.exited();
+  return { code, out: p.output() };
+}
