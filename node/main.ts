@@ -12,6 +12,7 @@ import { genesisCommand } from "./cli/genesisCheck.js";
 import { guardCommand } from "./cli/guard.js";
 import { mineCommand } from "./cli/mine.js";
 import { readPassword } from "./cli/password.js";
+import { integerArg } from "./cli/args.js";
 import { SyncProgressDisplay } from "./cli/syncProgress.js";
 import { walletCommand } from "./cli/wallet.js";
 import { DEV_MINER_INDEX, devAccount } from "./devAccounts.js";
@@ -25,18 +26,8 @@ import { VERSION } from "./version.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
-// digits only: Number() alone would take "" as 0, " 80" as 80 and "0x10" as 16
-function port(value: string): number {
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || n > 65535) throw new InvalidArgumentError("must be a port number 0-65535 (0 = any free port)");
-  return n;
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive integer");
-  return n;
-}
+const port = integerArg(0, 65535, "must be a port number 0-65535 (0 = any free port)");
+const positiveInt = integerArg(1, Number.MAX_SAFE_INTEGER, "must be a positive integer");
 
 function ipv4(value: string): string {
   if (!isIPv4(value)) throw new InvalidArgumentError("must be an IPv4 address, such as 0.0.0.0 or 127.0.0.1");

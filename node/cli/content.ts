@@ -13,6 +13,7 @@ import { eciesDecrypt } from "../content/ecies.js";
 import { storeContentKey } from "../content/keyStore.js";
 import { loadKeystore } from "../keystore.js";
 import { JsonRpcClient, RpcCallError } from "./mine.js";
+import { integerArg } from "./args.js";
 import { readPassword } from "./password.js";
 import { DEFAULT_RPC_URL, DEFAULT_WALLET_DATADIR, formatVs, valueArg } from "./wallet.js";
 
@@ -67,11 +68,7 @@ async function regularFileSize(file: string, what: string): Promise<number> {
   return s.size;
 }
 
-function countArg(value: string): number {
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || n < 1 || n > 1_000_000) throw new InvalidArgumentError("must be a whole number from 1 to 1000000");
-  return n;
-}
+const countArg = integerArg(1, 1_000_000, "must be a whole number from 1 to 1000000");
 
 interface AccountOpts {
   keystore: string;

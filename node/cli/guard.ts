@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { RocksStore, loadGenesis } from "../../chain/index.js";
 import { checkDatadir, isDatabaseLocked } from "../dataDir.js";
+import { integerArg } from "./args.js";
 import { DEFAULT_P2P_ADDR, DEFAULT_P2P_PORT, DEV_P2P_ADDR, loadOrCreateGuard, rotateGuard } from "../../p2p/index.js";
 
 /** How the data dir is chosen: as `vs1984 node` chooses it. */
@@ -41,11 +42,7 @@ export async function nodeDatadir(opts: DatadirOpts): Promise<string> {
   return datadir;
 }
 
-function listenPort(value: string): number {
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || n < 1 || n > 65535) throw new InvalidArgumentError("must be a port number 1-65535");
-  return n;
-}
+const listenPort = integerArg(1, 65535, "must be a port number 1-65535");
 
 function ipAddress(value: string): string {
   if (!isIPv4(value) && !isIPv6(value)) throw new InvalidArgumentError("must be an IPv4 or IPv6 address, such as 0.0.0.0 or 127.0.0.1");

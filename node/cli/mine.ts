@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError } from "commander";
 import type { Hex, ScryptParams } from "../../chain/index.js";
 import { computeMixHash, sealMessage, signSeal } from "../../consensus/index.js";
 import { loadKeystore } from "../keystore.js";
+import { integerArg } from "./args.js";
 import { readPassword } from "./password.js";
 
 /** A JSON-RPC error answer, or a failure to reach the node; the message says which method failed and why. */
@@ -403,11 +404,7 @@ function httpUrl(value: string): string {
   return value;
 }
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < 1 || n > 1024) throw new InvalidArgumentError("must be an integer from 1 to 1024");
-  return n;
-}
+const threadsArg = integerArg(1, 1024, "must be an integer from 1 to 1024");
 
 /** The `vs1984 mine` command: an external miner against a node's JSON-RPC. */
 export function mineCommand(): Command {
@@ -416,7 +413,7 @@ export function mineCommand(): Command {
     .requiredOption("--keystore <file>", "keystore file of an eligible miner's key")
     .option("--rpc <url>", "the node's HTTP JSON-RPC endpoint", httpUrl, defaultExternalMinerOptions.rpcUrl)
     .option("--password-file <file>", "read the keystore password from the first line of this file (else a prompt)")
-    .option("--threads <n>", "nonce-search lanes in parallel (above 4 also set UV_THREADPOOL_SIZE)", positiveInt, 1)
+    .option("--threads <n>", "nonce-search lanes in parallel (above 4 also set UV_THREADPOOL_SIZE)", threadsArg, 1)
     .addHelpText("after", "\nThe status line shows the block being mined, the hashrate, blocks found and the last result.\nCtrl-C stops mining.")
     .action(async (opts: { keystore: string; rpc: string; passwordFile?: string; threads: number }) => {
       const file = resolve(opts.keystore);

@@ -7,6 +7,7 @@ import type { Hex } from "../../chain/index.js";
 import { checkDatadir } from "../dataDir.js";
 import { keystoreDir, listKeystores, loadKeystore, writeKeystore } from "../keystore.js";
 import { JsonRpcClient } from "./mine.js";
+import { integerArg } from "./args.js";
 import { readPassword, readSecret } from "./password.js";
 
 /** The keystore data folder when `--datadir` is not given (the dev chain's, as `vs1984 node --dev` uses). */
@@ -41,11 +42,7 @@ export function valueArg(value: string): bigint {
   return wei;
 }
 
-function secondsArg(value: string): number {
-  const n = Number(value);
-  if (!/^[0-9]+$/.test(value) || n < 1 || n > 86_400) throw new InvalidArgumentError("must be whole seconds from 1 to 86400");
-  return n;
-}
+const secondsArg = integerArg(1, 86_400, "must be whole seconds from 1 to 86400");
 
 /** Parses a private key as hex (with or without 0x); the message never repeats the input. */
 function parsePrivateKey(text: string): Uint8Array {
