@@ -149,6 +149,11 @@ function normalizeOrigin(origin: string): string {
   return origin.trim().replace(/\/+$/, "").toLowerCase();
 }
 
+/** Answers an HTTP request with `status` and `error` in JSON-RPC form (id null: no call was read). */
+function sendError(reply: FastifyReply, status: number, error: RpcError): void {
+  void reply.code(status).type(JSON_TYPE).send(errorAnswer(null, error));
+}
+
 function errorAnswer(id: JsonRpcId, error: RpcError): string {
   const body = { code: error.code, message: error.message };
   let text: string;
@@ -440,7 +445,7 @@ export class RpcServer {
         this.log.error({ err }, "HTTP request failed");
         error = new RpcError(RpcErrorCode.INTERNAL_ERROR, "internal error");
       }
-      void reply.code(status >= 400 ? status : 500).type(JSON_TYPE).send(errorAnswer(null, error));
+      sendError(reply, status >= 400 ? status : 500, error);
     });
 
     app.register(fastifyWebsocket, {
@@ -457,27 +462,14 @@ export class RpcServer {
     app.addHook("onRequest", (req, reply, done) => this.checkOrigin(req, reply, done));
     app.addHook("onRequest", (req, reply, done) => {
       if (req.headers.upgrade?.toLowerCase() !== "websocket" || this.connections.size < opts.maxWsConnections) return done();
-      void reply
-        .code(503)
-        .type(JSON_TYPE)
-        .send(
-          errorAnswer(null, new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `too many WebSocket connections: at most ${opts.maxWsConnections}`)),
-        );
+      sendError(reply, 503, new RpcError(RpcErrorCode.LIMIT_EXCEEDED, `too many WebSocket connections: at most ${opts.maxWsConnections}`));
     });
 
     // A compressed body would reach the JSON parser as binary and be answered -32700 quoting it.
     app.addHook("onRequest", (req, reply, done) => {
       const encoding = req.headers["content-encoding"]?.trim().toLowerCase();
       if (encoding === undefined || encoding === "" || encoding === "identity") return done();
-      void reply
-        .code(415)
-        .type(JSON_TYPE)
-        .send(
-          errorAnswer(
-            null,
-            new RpcError(RpcErrorCode.INVALID_REQUEST, "invalid request: content encodings are not supported, send the body uncompressed"),
-          ),
-        );
+      sendError(reply, 415, new RpcError(RpcErrorCode.INVALID_REQUEST, "invalid request: content encodings are not supported, send the body uncompressed"));
     });
 
     // Other paths and methods are answered in JSON-RPC form too (fastify's own 404 quotes the URL).
@@ -488,10 +480,7 @@ export class RpcServer {
         ? new RpcError(RpcErrorCode.INVALID_REQUEST, `invalid request: method ${quote(req.method)} not allowed, POST JSON-RPC to /`)
         : new RpcError(RpcErrorCode.INVALID_REQUEST, "invalid request: no such path, POST JSON-RPC to /");
       if (onRoot) void reply.header("allow", "GET, POST, OPTIONS");
-      void reply
-        .code(onRoot ? 405 : 404)
-        .type(JSON_TYPE)
-        .send(errorAnswer(null, error));
+      sendError(reply, onRoot ? 405 : 404, error);
     });
 
     app.register(async (scope) => {
@@ -537,10 +526,7 @@ export class RpcServer {
     if (origin === undefined) return done();
     const allowAny = this.allowedOrigins.has("*");
     if (!allowAny && !this.allowedOrigins.has(normalizeOrigin(origin))) {
-      void reply
-        .code(403)
-        .type(JSON_TYPE)
-        .send(errorAnswer(null, new RpcError(RpcErrorCode.INVALID_REQUEST, `origin ${quote(origin)} is not allowed`)));
+      sendError(reply, 403, new RpcError(RpcErrorCode.INVALID_REQUEST, `origin ${quote(origin)} is not allowed`));
       return;
     }
     void reply.header("access-control-allow-origin", allowAny ? "*" : origin);
